@@ -1,0 +1,55 @@
+"""gjobs: a Redis-backed job processor for synchronous Python code running under gevent.
+
+The public names are imported on first use (PEP 562), so that ``gjobs-worker`` and
+``python -m gjobs`` can monkey-patch with gevent before redis-py, ssl or threading are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Server": "gjobs.server",
+    "JobTimeout": "gjobs.server",
+    "Queue": "gjobs.queue",
+    "EnqueueError": "gjobs.queue",
+    "Buffer": "gjobs.buffer",
+    "JSONCoder": "gjobs.coder",
+    "parse_time": "gjobs.coder",
+    "format_count": "gjobs.format",
+    "RetryPolicy": "gjobs.retries",
+    "default_backoff": "gjobs.retries",
+    "DeadJob": "gjobs.dead_set",
+    "connect": "gjobs.connection",
+    "RedisVersionError": "gjobs.connection",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gjobs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .buffer import Buffer
+    from .coder import JSONCoder, parse_time
+    from .connection import RedisVersionError, connect
+    from .dead_set import DeadJob
+    from .format import format_count
+    from .queue import EnqueueError, Queue
+    from .retries import RetryPolicy, default_backoff
+    from .server import JobTimeout, Server

@@ -1,0 +1,88 @@
+"""The heartbeat: keeps a worker registered while its jobs run, from a native OS thread.
+
+A job that holds the CPU without yielding starves the gevent hub, and a heartbeat greenlet with
+it: other workers would presume this one dead and run its jobs a second time while they are
+still running. A native thread is scheduled by the interpreter every few milliseconds whatever
+the hub does, so it keeps beating. It uses its own Redis client (see ``connection.clone``).
+
+An in-process server (fakeredis) is guarded by locks that, once gevent has patched them, cannot
+be shared with another thread; for it the heartbeat runs as a greenlet instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import gevent
+import gevent.event
+from gevent import monkey
+
+logger = logging.getLogger("gjobs")
+
+# The unpatched primitives: under monkey-patching, ``threading`` would give us a greenlet.
+_start_new_thread = monkey.get_original("_thread", "start_new_thread")
+_allocate_lock = monkey.get_original("_thread", "allocate_lock")
+
+
+class Heartbeat:
+    """Calls ``tick()`` every ``interval`` seconds until :meth:`stop`, in a native thread when
+    ``native`` is true, else in a greenlet.
+
+    ``tick`` must handle its own errors; anything it lets escape is logged and the beat goes on.
+    """
+
+    def __init__(self, tick: Callable[[], None], interval: float, native: bool = True) -> None:
+        self.tick = tick
+        self.interval = interval
+        self.native = native
+        self._running = False
+        self._greenlet: "gevent.Greenlet | None" = None
+        self._stop = _allocate_lock()
+        self._done = _allocate_lock()
+
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        if not self.native:
+            self._greenlet = gevent.spawn(self._beat_in_greenlet)
+            return
+        self._stop.acquire()  # held until stop(): the thread waits on it between ticks
+        self._done.acquire()  # released by the thread when it exits
+        _start_new_thread(self._beat_in_thread, ())
+
+    def _safe_tick(self) -> None:
+        try:
+            self.tick()
+        except Exception:
+            logger.exception("heartbeat tick failed")
+
+    def _beat_in_thread(self) -> None:
+        try:
+            while True:
+                self._safe_tick()
+                if self._stop.acquire(True, self.interval):
+                    return
+        finally:
+            self._done.release()
+
+    def _beat_in_greenlet(self) -> None:
+        while True:
+            self._safe_tick()
+            gevent.sleep(self.interval)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop beating and wait (up to ``timeout``) for the current tick to end."""
+        if not self._running:
+            return True
+        self._running = False
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True, timeout=timeout)
+            self._greenlet = None
+            return True
+        self._stop.release()
+        finished = self._done.acquire(True, timeout)
+        if finished:
+            self._done.release()
+        return finished

@@ -1,0 +1,73 @@
+"""The one place that names every Redis key of a queue.
+
+Every key of a queue starts with the same Redis Cluster hash tag, ``{prefix}``, so all of them
+live in one slot and every Lua script that touches several of them stays valid on a cluster.
+Queues with different prefixes hash to different slots, which is how they spread over shards.
+"""
+
+from __future__ import annotations
+
+import re
+
+_VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+
+
+class Keys:
+    """The key names of one queue.
+
+    ``prefix`` names the queue. It may hold letters, digits and ``_ . : -``; braces are refused
+    because they would change the hash tag, spaces because they make keys hard to type in a CLI.
+    """
+
+    __slots__ = (
+        "prefix",
+        "tag",
+        "jobs",
+        "attempts",
+        "ready",
+        "delayed",
+        "completed",
+        "missing",
+        "workers",
+        "workers_info",
+        "dead",
+        "dead_errors",
+        "wakeup",
+    )
+
+    def __init__(self, prefix: str = "gjobs") -> None:
+        if not isinstance(prefix, str) or not _VALID_PREFIX.match(prefix):
+            raise ValueError(
+                f"invalid queue prefix {prefix!r}: use letters, digits and _ . : - only"
+            )
+        self.prefix = prefix
+        self.tag = tag = "{%s}" % prefix
+        #: hash: job id -> encoded job (the job store)
+        self.jobs = f"{tag}:jobs"
+        #: hash: job id -> attempts started so far (kept until the job completes or is purged)
+        self.attempts = f"{tag}:attempts"
+        #: list: ids ready to run; pushed on the left, taken from the right
+        self.ready = f"{tag}:ready"
+        #: sorted set: id -> due time in epoch seconds
+        self.delayed = f"{tag}:delayed"
+        #: string: count of jobs completed, ever
+        self.completed = f"{tag}:completed"
+        #: string: count of ids dropped because their payload was gone
+        self.missing = f"{tag}:missing"
+        #: sorted set: worker id -> last heartbeat in epoch seconds
+        self.workers = f"{tag}:workers"
+        #: hash: worker id -> JSON description (host, pid, started, concurrency, in flight)
+        self.workers_info = f"{tag}:workers:info"
+        #: sorted set: id -> when the job died, epoch seconds
+        self.dead = f"{tag}:dead"
+        #: hash: id -> JSON error record of a dead job
+        self.dead_errors = f"{tag}:dead:errors"
+        #: pub/sub channel: published when a delayed job is due before all others
+        self.wakeup = f"{tag}:wakeup"
+
+    def pending(self, worker_id: str) -> str:
+        """The list of ids one worker has taken and not yet settled."""
+        return f"{self.tag}:pending:{worker_id}"
+
+    def __repr__(self) -> str:
+        return f"Keys({self.prefix!r})"

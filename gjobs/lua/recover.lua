@@ -1,0 +1,45 @@
+-- recover: give the jobs of a worker that stopped heartbeating back to the ready list, at most
+-- ARGV[4] per call; once its pending list is empty, forget the worker.
+--
+-- KEYS[1]  worker registry   ({prefix}:workers)        worker -> last heartbeat, epoch seconds
+-- KEYS[2]  worker info hash  ({prefix}:workers:info)   worker -> JSON (host, pid, started, ...)
+-- KEYS[3]  its pending list  ({prefix}:pending:WORKER)
+-- KEYS[4]  ready list        ({prefix}:ready)
+-- KEYS[5]  attempts hash     ({prefix}:attempts)
+-- KEYS[6]  dead set          ({prefix}:dead)
+-- KEYS[7]  dead errors hash  ({prefix}:dead:errors)
+-- ARGV[1]  the worker's id
+-- ARGV[2]  stale before: a worker whose last beat is at or after this is alive and left alone
+-- ARGV[3]  max attempts (0 = unlimited): a job that has used them all is buried, not requeued
+-- ARGV[4]  limit: the most ids handled by this call (the caller loops until done)
+-- ARGV[5]  now, epoch seconds, for the dead set's score
+-- ARGV[6]  the JSON error record for a buried job
+--
+-- Returns {requeued, buried, done}; requeued is -1 when the worker turned out to be alive.
+-- The staleness check and the moves are one script, so two workers recovering the same dead
+-- worker at once never both requeue one id, and a worker that beats again in between keeps its
+-- jobs. The registry entry is removed only when the list is empty, so a recovery interrupted
+-- half-way is finished by the next one.
+local beat = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if beat and tonumber(beat) >= tonumber(ARGV[2]) then return {-1, 0, 0} end
+local max = tonumber(ARGV[3])
+local requeued, buried = 0, 0
+local ids = redis.call('RPOP', KEYS[3], tonumber(ARGV[4]))
+if ids then
+  for i = 1, #ids do
+    local id = ids[i]
+    local attempts = tonumber(redis.call('HGET', KEYS[5], id) or '0')
+    if max > 0 and attempts >= max then
+      redis.call('ZADD', KEYS[6], tonumber(ARGV[5]), id)
+      redis.call('HSET', KEYS[7], id, ARGV[6])
+      buried = buried + 1
+    else
+      redis.call('RPUSH', KEYS[4], id)
+      requeued = requeued + 1
+    end
+  end
+end
+if redis.call('LLEN', KEYS[3]) > 0 then return {requeued, buried, 0} end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return {requeued, buried, 1}

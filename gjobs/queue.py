@@ -1,0 +1,195 @@
+"""The client-side face of a queue: enqueue, inspect, repair. Synchronous and gevent-agnostic.
+
+A :class:`Queue` needs only a redis-py client; it works in a patched gevent process, a plain
+threaded WSGI server or a cron script alike, and shares the structure classes (and so the Lua)
+of the :class:`~gjobs.server.Server`, so producers and workers can never disagree on the layout.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+from . import clock
+from .coder import DEFAULT, parse_time
+from .dead_set import DeadJob, DeadSet
+from .delayed_jobs import DelayedJobs
+from .job_store import JobStore
+from .keys import Keys
+from .processing_list import WorkerRegistry
+from .ready_list import ReadyList
+
+#: Jobs sent per script call by :meth:`Queue.enqueue_many`.
+ENQUEUE_CHUNK = 500
+
+
+class EnqueueError(Exception):
+    """A batch enqueue failed part-way; ``written`` holds the ids that were stored."""
+
+    def __init__(self, message: str, written: List[str]) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+def new_id() -> str:
+    """A fresh job id: 32 hex digits of randomness."""
+    return uuid.uuid4().hex
+
+
+class Queue:
+    """One queue (``prefix``) on one Redis, as producers and operators see it."""
+
+    def __init__(self, client: Any, prefix: str = "gjobs", coder: Any = DEFAULT) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.coder = coder
+        self.job_store = JobStore(client, self.keys)
+        self.ready_list = ReadyList(client, self.keys)
+        self.delayed_jobs = DelayedJobs(client, self.keys)
+        self.dead_set = DeadSet(client, self.keys)
+        self.registry = WorkerRegistry(client, self.keys)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "gjobs", coder: Any = DEFAULT, **options: Any) -> "Queue":
+        """A queue on the Redis at ``url`` (see :func:`gjobs.connection.connect`)."""
+        from .connection import connect
+
+        return cls(connect(url, **options), prefix=prefix, coder=coder)
+
+    @property
+    def prefix(self) -> str:
+        return self.keys.prefix
+
+    # -- enqueue ------------------------------------------------------------------------------
+
+    def encode(self, job: Any) -> bytes:
+        """The payload for ``job``; raises ``TypeError``/``ValueError`` when it cannot be stored."""
+        if not isinstance(job, dict):
+            raise TypeError(f"a job must be a dict, not {type(job).__name__}")
+        try:
+            return self.coder.dump(job)
+        except (TypeError, ValueError):
+            raise
+        except Exception as error:
+            raise ValueError(f"the coder cannot encode this job: {error}") from error
+
+    def prepare(self, job: Any, when: Any = None) -> Tuple[str, Optional[float], bytes]:
+        """Validate and encode ``job``: ``(id, due time or None, payload)``, nothing written.
+
+        The due time is ``when`` if given, else the job's own ``scheduled_at``.
+        """
+        payload = self.encode(job)
+        due = parse_time(job.get("scheduled_at") if when is None else when)
+        return new_id(), due, payload
+
+    def enqueue(self, job: dict) -> str:
+        """Store ``job`` and return its id. It runs now, or at its ``scheduled_at`` if it has one."""
+        return self._write([self.prepare(job)])[0]
+
+    def enqueue_at(self, job: dict, when: Any) -> str:
+        """Store ``job`` to run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
+        if when is None:
+            raise ValueError("enqueue_at needs a time; use enqueue() to run now")
+        return self._write([self.prepare(job, when)])[0]
+
+    def enqueue_in(self, job: dict, delay: Any) -> str:
+        """Store ``job`` to run after ``delay`` (seconds or a ``timedelta``)."""
+        seconds = delay.total_seconds() if isinstance(delay, _dt.timedelta) else delay
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds != seconds:
+            raise TypeError(f"delay must be a number of seconds or a timedelta, not {delay!r}")
+        return self._write([self.prepare(job, clock.now() + seconds)])[0]
+
+    def enqueue_many(self, jobs: Iterable[dict], chunk: int = ENQUEUE_CHUNK) -> List[str]:
+        """Store many jobs, ``chunk`` per round trip; returns their ids in order.
+
+        Every job is validated and encoded first: an invalid one raises ``TypeError`` or
+        ``ValueError`` naming its index, and nothing is written. If Redis fails part-way,
+        :class:`EnqueueError` says how many were written and carries their ids.
+        """
+        prepared = []
+        for index, job in enumerate(jobs):
+            try:
+                prepared.append(self.prepare(job))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"job at index {index}: {error}; nothing was enqueued") from error
+        return self._write(prepared, chunk)
+
+    def _write(self, prepared: Sequence[Tuple[str, Optional[float], bytes]], chunk: int = ENQUEUE_CHUNK) -> List[str]:
+        written: List[str] = []
+        for start in range(0, len(prepared), chunk):
+            part = prepared[start : start + chunk]
+            now = [(job_id, payload) for job_id, due, payload in part if due is None]
+            later = [entry for entry in part if entry[1] is not None]
+            try:
+                if now and later:
+                    pipe = self.client.pipeline(transaction=False)
+                    self.ready_list.add(now, client=pipe)
+                    self.delayed_jobs.add(later, client=pipe)
+                    pipe.execute()
+                elif now:
+                    self.ready_list.add(now)
+                else:
+                    self.delayed_jobs.add(later)
+            except Exception as error:
+                if len(prepared) == 1:
+                    raise
+                raise EnqueueError(
+                    f"enqueue failed after {len(written)} of {len(prepared)} jobs were written: {error}",
+                    written,
+                ) from error
+            written += [entry[0] for entry in part]
+        return written
+
+    # -- inspect ------------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """Counts for the whole queue, and the live workers with their in-flight jobs."""
+        workers = self.registry.workers()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(self.keys.ready)
+        pipe.zcard(self.keys.delayed)
+        pipe.get(self.keys.completed)
+        pipe.zcard(self.keys.dead)
+        pipe.get(self.keys.missing)
+        for worker in workers:
+            pipe.llen(self.keys.pending(worker["id"]))
+        ready, delayed, completed, dead, missing, *pending = pipe.execute()
+        for worker, count in zip(workers, pending):
+            worker["pending"] = count
+        return {
+            "prefix": self.prefix,
+            "ready": ready,
+            "delayed": delayed,
+            "in_progress": sum(pending),
+            "completed": int(completed or 0),
+            "dead": dead,
+            "missing": int(missing or 0),
+            "workers": workers,
+        }
+
+    def completed_count(self) -> int:
+        return int(self.client.get(self.keys.completed) or 0)
+
+    # -- the dead set -------------------------------------------------------------------------
+
+    def dead(self, limit: int = 100, offset: int = 0) -> List[DeadJob]:
+        """Dead jobs, most recent first: ``id``, ``job`` (decoded when possible), ``attempts``,
+        ``error`` (type, message, traceback) and ``failed_at`` (epoch seconds)."""
+        return [entry._replace(job=self._decode(entry.job)) for entry in self.dead_set.entries(limit, offset)]
+
+    def _decode(self, payload: Optional[bytes]) -> Any:
+        if payload is None:
+            return None
+        try:
+            return self.coder.load(payload)
+        except Exception:
+            return payload  # undecodable: that is why it is dead; show the raw bytes.
+
+    def retry_dead(self, ids: Optional[Iterable[str]] = None) -> int:
+        """Requeue dead jobs (all when ``ids`` is None) with their attempts reset."""
+        return self.dead_set.retry(ids)
+
+    def purge_dead(self, ids: Optional[Iterable[str]] = None) -> int:
+        """Delete dead jobs (all when ``ids`` is None) for good."""
+        return self.dead_set.purge(ids)

@@ -1,0 +1,54 @@
+"""Fixtures: a real redis-server per test session, fakeredis per test, a fresh queue prefix per test.
+
+The test process is monkey-patched like a gjobs worker, before anything else is imported.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import logging  # noqa: E402
+import uuid  # noqa: E402
+
+import fakeredis  # noqa: E402
+import pytest  # noqa: E402
+import redis  # noqa: E402
+
+from gjobs.embedded import RedisProcess  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_process():
+    """One real redis-server for the whole session, on a free loopback port."""
+    process = RedisProcess().start()
+    yield process
+    process.cleanup()
+
+
+@pytest.fixture
+def real_client(redis_process):
+    client = redis.Redis(port=redis_process.port, host="127.0.0.1")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fake_client():
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+
+
+@pytest.fixture(params=["real", "fake"])
+def client(request):
+    """Each behaviour test runs once on a real redis-server and once on fakeredis."""
+    return request.getfixturevalue(f"{request.param}_client")
+
+
+@pytest.fixture
+def prefix():
+    """A queue of its own for every test, so tests never see each other's keys."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def _gjobs_logs(caplog):
+    caplog.set_level(logging.INFO, logger="gjobs")
