@@ -28,7 +28,22 @@ _EXPORTS = {
     "RedisVersionError": "gjobs.connection",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [
+    "Buffer",
+    "DeadJob",
+    "EnqueueError",
+    "JSONCoder",
+    "JobTimeout",
+    "Queue",
+    "RedisVersionError",
+    "RetryPolicy",
+    "Server",
+    "__version__",
+    "connect",
+    "default_backoff",
+    "format_count",
+    "parse_time",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,15 +1,10 @@
 """The job server: the origin's two tests, and the promises gjobs adds."""
 
-import datetime as dt
 import time
 
-import gevent
 import pytest
 
-import gjobs
 from gjobs import Buffer, Server
-
-from .helpers import wait_for
 
 
 @pytest.fixture
