@@ -30,7 +30,7 @@ from gevent import monkey
 from . import clock
 from .coder import DEFAULT
 from .connection import check_version, clone, in_process
-from .dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT
+from .dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT, DeadSet
 from .format import format_count
 from .heartbeat import Heartbeat
 from .processing_list import ProcessingList, WorkerRegistry
@@ -189,6 +189,8 @@ class Server:
         self._settle_wakeup = gevent.event.Event()
         self._reconcile_at = 0.0
         self._registered = False
+        self._stopping = False
+        self._stopped = gevent.event.Event()
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -217,6 +219,8 @@ class Server:
         check_version(self.client, f"{self.keys.tag}:probe")
         self.started_at = clock.now()
         self._hurry.clear()
+        self._stopped.clear()
+        self._registered = False
         self.beat()
         self._greenlets = [
             gevent.spawn(self._forever, "fetch", self._fetch_once),
@@ -243,9 +247,20 @@ class Server:
         """
         if not self.running:
             return
+        if self._stopping:
+            self._stopped.wait()  # another greenlet is stopping this server: wait for it to finish
+            return
+        self._stopping = True
+        try:
+            self._shut_down(self.shutdown_timeout if timeout is None else timeout)
+        finally:
+            self._stopping = False
+            self._stopped.set()
+
+    def _shut_down(self, timeout: float) -> None:
         fetch, settle, promote = self._greenlets
         fetch.kill(block=True)
-        self._drain(self.shutdown_timeout if timeout is None else timeout)
+        self._drain(timeout)
         promote.kill(block=True)
         settle.kill(block=True)
         self._flush_at_stop()
@@ -385,7 +400,7 @@ class Server:
             self._completed.append(job_id)
             self._settle_wakeup.set()
         finally:
-            del self._in_flight[job_id]
+            self._in_flight.pop(job_id, None)
             self._slot_free.set()
 
     def _fail(self, job_id: str, attempts: int, error: BaseException, retryable: bool = True) -> None:
@@ -503,7 +518,7 @@ class Server:
                 worker_id, requeued, buried,
             )
             if buried:
-                self.queue.dead_set.trim(self.dead_max, self.dead_max_age)
+                DeadSet(registry.client, self.keys).trim(self.dead_max, self.dead_max_age)
         return handled
 
     def _tick(self, registry: WorkerRegistry) -> None:
