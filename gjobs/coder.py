@@ -65,7 +65,10 @@ def parse_time(value: Any) -> float | None:
     if isinstance(value, bool):
         raise TypeError("scheduled_at must be a time, an epoch number or an ISO-8601 string, not a bool")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the range of a float (about 1.8e308)
+            raise ValueError("scheduled_at is too large to be an epoch time") from None
         if not math.isfinite(seconds):
             raise ValueError(f"scheduled_at must be finite, not {value!r}")
         return seconds

@@ -1,10 +1,20 @@
 """The job server: the origin's two tests, and the promises gjobs adds."""
 
+import gc
 import time
 
+import fakeredis
+import gevent
+import gevent.event
+import gevent.pool
 import pytest
+import redis
 
-from gjobs import Buffer, Server
+from gjobs import Buffer, RedisVersionError, Server
+from gjobs.connection import check_version, in_process, server_version
+from gjobs.processing_list import ProcessingList
+
+from .helpers import wait_for
 
 
 @pytest.fixture
@@ -34,3 +44,307 @@ def test_delayed_job_runs_at_its_time(server, buffer):
     received = buffer.pop(timeout=5)
     assert received["data"] == "later"
     assert time.monotonic() - started >= 0.25
+
+
+# -- the promises gjobs adds ------------------------------------------------------------------
+
+
+class Gated:
+    """A delegate whose jobs run until the gate opens; records which jobs started."""
+
+    def __init__(self):
+        self.gate = gevent.event.Event()
+        self.started = []
+
+    def call(self, job):
+        self.started.append(job["n"])
+        self.gate.wait()
+
+
+def make_server(client, prefix, delegate, **options):
+    options.setdefault("heartbeat_interval", 0.5)
+    options.setdefault("backoff", lambda attempt: 0)
+    return Server(delegate, client, prefix=prefix, **options)
+
+
+@pytest.fixture
+def servers():
+    """Servers made by a test, stopped at its end."""
+    made = []
+    yield made
+    for server in made:
+        server.stop(timeout=1)
+
+
+def live_greenlets():
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, gevent.Greenlet) and not obj.dead)
+
+
+def test_a_plain_callable_is_accepted_as_delegate(client, prefix, servers):
+    jobs = []
+    server = make_server(client, prefix, jobs.append)
+    servers.append(server)
+    server.start()
+    server.call({"n": 1})
+    wait_for(lambda: jobs == [{"n": 1}])
+
+
+def test_a_delegate_that_cannot_be_called_is_refused(client, prefix):
+    with pytest.raises(TypeError, match="call"):
+        Server(object(), client, prefix=prefix)
+
+
+@pytest.mark.parametrize(
+    "option", [{"concurrency": 0}, {"concurrency": 1.5}, {"heartbeat_interval": 0}, {"resolution": -1}]
+)
+def test_options_out_of_range_are_refused(fake_client, prefix, option):
+    with pytest.raises(ValueError):
+        Server(Buffer(), fake_client, prefix=prefix, **option)
+
+
+def test_the_defaults_are_documented_values():
+    server = Server(Buffer(), redis.Redis(port=1), prefix="defaults")
+    assert (server.concurrency, server.heartbeat_interval, server.resolution) == (25, 5.0, 10)
+    assert server.parent.size == 25
+
+
+def test_jobs_are_spawned_in_the_given_parent(client, prefix, servers):
+    class Counting(gevent.pool.Group):
+        spawned = 0
+
+        def spawn(self, *args, **kwargs):
+            Counting.spawned += 1
+            return super().spawn(*args, **kwargs)
+
+    buffer = Buffer()
+    server = make_server(client, prefix, buffer, parent=Counting())
+    servers.append(server)
+    server.start()
+    server.call({"n": 1})
+    assert buffer.pop(timeout=5) == {"n": 1}
+    assert Counting.spawned == 1
+
+
+def test_start_registers_the_worker(client, prefix, servers):
+    server = make_server(client, prefix, Buffer())
+    servers.append(server)
+    server.start()
+    assert [w["id"] for w in server.queue.registry.workers()] == [server.id]
+
+
+def test_start_twice_does_nothing_the_second_time(client, prefix, servers):
+    server = make_server(client, prefix, Buffer())
+    servers.append(server)
+    assert server.start() is True
+    greenlets = live_greenlets()
+    assert server.start() is False
+    assert live_greenlets() == greenlets
+    assert server.running
+
+
+def test_a_busy_worker_takes_no_more_jobs_than_its_free_slots(client, prefix, servers):
+    delegate = Gated()
+    busy = make_server(client, prefix, delegate, concurrency=2, worker_id="busy")
+    servers.append(busy)
+    seen = []  # the busy worker's pending list after every move into it
+    for name in ("fetch", "wait"):
+        original = getattr(busy.processing_list, name)
+
+        def recorded(*args, _original=original, **kwargs):
+            result = _original(*args, **kwargs)
+            seen.append(busy.processing_list.size())
+            return result
+
+        setattr(busy.processing_list, name, recorded)
+    busy.queue.enqueue_many([{"n": n} for n in range(10)])
+    busy.start()
+    wait_for(lambda: busy.in_progress == 2)
+    assert busy.queue.ready_list.size() == 8
+
+    idle = make_server(client, prefix, delegate, concurrency=10, worker_id="idle")
+    servers.append(idle)
+    idle.start()
+    wait_for(lambda: idle.in_progress == 8, message="the idle worker took the rest")
+    assert busy.queue.ready_list.size() == 0
+    assert busy.in_progress == 2
+    delegate.gate.set()
+    wait_for(lambda: busy.queue.completed_count() == 10)
+    assert max(seen) <= 2
+    assert sorted(delegate.started) == list(range(10))
+
+
+def test_a_parent_pool_smaller_than_concurrency_bounds_the_jobs_taken(client, prefix, servers):
+    delegate = Gated()
+    server = make_server(client, prefix, delegate, parent=gevent.pool.Pool(2), concurrency=25)
+    servers.append(server)
+    assert server.concurrency == 2
+    server.queue.enqueue_many([{"n": n} for n in range(6)])
+    server.start()
+    wait_for(lambda: server.in_progress == 2)
+    assert (server.processing_list.size(), server.queue.ready_list.size()) == (2, 4)
+    delegate.gate.set()
+    wait_for(lambda: server.queue.completed_count() == 6)
+
+
+def test_an_idle_server_blocks_on_blmove_with_a_finite_timeout(real_client, prefix, servers):
+    def blmove_calls():
+        stats = real_client.info("commandstats").get("cmdstat_blmove", {})
+        return stats.get("calls", 0)
+
+    server = make_server(real_client, prefix, Buffer(), block_timeout=0.1)
+    servers.append(server)
+    before = blmove_calls()
+    server.start()
+    # Each blocking fetch gives up after 0.1 s and the loop blocks again.
+    wait_for(lambda: blmove_calls() - before >= 3, timeout=5, message="repeated BLMOVE calls")
+
+
+def test_an_idle_server_stops_within_about_a_second(client, prefix, servers):
+    server = make_server(client, prefix, Buffer())
+    servers.append(server)
+    server.start()
+    if not in_process(client):
+        wait_for(lambda: any(c.get("cmd") == "blmove" for c in client.client_list()),
+                 message="the fetch loop blocked in BLMOVE")
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 1.5
+    assert not server.running
+
+
+def test_completions_are_settled_in_batches_that_count_them(client, prefix, servers):
+    delegate = Gated()
+    server = make_server(client, prefix, delegate, concurrency=50)
+    servers.append(server)
+    batches = []
+    complete = server.processing_list.complete
+
+    def recorded(job_ids):
+        batches.append(len(job_ids))
+        return complete(job_ids)
+
+    server.processing_list.complete = recorded
+    server.queue.enqueue_many([{"n": n} for n in range(50)])
+    server.start()
+    wait_for(lambda: server.in_progress == 50)
+    delegate.gate.set()
+    wait_for(lambda: server.queue.completed_count() == 50)
+    assert sum(batches) == 50
+    assert max(batches) > 1 and len(batches) < 50
+    assert server.queue.job_store.size() == 0
+
+
+def test_a_job_whose_delegate_raises_is_logged_with_its_traceback_and_retried(client, prefix, servers, caplog):
+    runs = []
+
+    def flaky(job):
+        runs.append(job)
+        if len(runs) == 1:
+            raise RuntimeError("boom on the first run")
+
+    server = make_server(client, prefix, flaky)
+    servers.append(server)
+    server.start()
+    job_id = server.call({"n": 1})
+    wait_for(lambda: server.queue.completed_count() == 1, message="the retry completed")
+    assert runs == [{"n": 1}, {"n": 1}]
+    failures = [r for r in caplog.records if r.name == "gjobs" and job_id in r.getMessage()]
+    assert failures and failures[0].levelname == "ERROR"
+    assert "retrying" in failures[0].getMessage()
+    assert isinstance(failures[0].exc_info[1], RuntimeError)
+    assert "Traceback" in caplog.text and "boom on the first run" in caplog.text
+
+
+def test_status_string_counts_ready_and_delayed_jobs(client, prefix):
+    server = make_server(client, prefix, Buffer())
+    for n in range(3):
+        server.call({"n": n})
+    for n in range(2):
+        server.call({"n": n, "scheduled_at": time.time() + 3600})
+    assert server.status_string() == "R=3 D=2 P=0/0"
+
+
+def test_status_string_counts_this_servers_jobs_in_progress_and_all_completed(client, prefix, servers):
+    delegate = Gated()
+    server = make_server(client, prefix, delegate, concurrency=1)
+    other = make_server(client, prefix, Buffer())
+    servers.append(server)
+    client.set(server.keys.completed, 4)
+    server.start()
+    server.call({"n": 1})
+    wait_for(lambda: server.in_progress == 1)
+    assert server.status_string() == "R=0 D=0 P=1/4"
+    assert other.status_string() == "R=0 D=0 P=0/4"
+    delegate.gate.set()
+    wait_for(lambda: server.status_string() == "R=0 D=0 P=0/5")
+
+
+def test_status_string_formats_large_counts(client, prefix):
+    server = make_server(client, prefix, Buffer())
+    client.set(server.keys.completed, 2_340_000)
+    client.lpush(server.keys.ready, *range(1234))
+    assert server.status_string() == "R=1.23K D=0 P=0/2.34M"
+
+
+def test_a_started_server_recovers_the_jobs_of_a_dead_worker(client, prefix, servers):
+    buffer = Buffer()
+    server = make_server(client, prefix, buffer)
+    servers.append(server)
+    server.queue.enqueue_many([{"n": n} for n in range(3)])
+    server.queue.registry.beat("dead-worker", time.time() - 60, {})
+    ProcessingList(client, server.keys, "dead-worker").fetch(3)
+    server.start()
+    wait_for(lambda: len(buffer) == 3, message="the dead worker's jobs ran here")
+    assert sorted(job["n"] for job in buffer.drain()) == [0, 1, 2]
+    assert [w["id"] for w in server.queue.registry.workers()] == [server.id]
+
+
+# -- Redis versions ---------------------------------------------------------------------------
+
+
+class OldRedis(fakeredis.FakeRedis):
+    """Answers INFO like a Redis 6.0.9."""
+
+    def info(self, section=None, *args, **kwargs):
+        return {"redis_version": "6.0.9"}
+
+
+class SilentRedis(fakeredis.FakeRedis):
+    """Refuses INFO, as a server that renamed it away."""
+
+    def info(self, section=None, *args, **kwargs):
+        raise redis.ResponseError("unknown command 'INFO'")
+
+
+class AncientRedis(SilentRedis):
+    """Refuses INFO and does not know LMOVE (Redis before 6.2)."""
+
+    def lmove(self, *args, **kwargs):
+        raise redis.ResponseError("unknown command 'LMOVE'")
+
+
+def test_a_redis_older_than_6_2_is_refused_with_a_clear_message(prefix):
+    client = OldRedis(server=fakeredis.FakeServer())
+    server = Server(Buffer(), client, prefix=prefix)
+    assert server_version(client) == (6, 0, 9)
+    with pytest.raises(RedisVersionError, match=r"Redis 6\.2 or newer.*6\.0\.9"):
+        server.start()
+    assert not server.running
+    assert client.keys("*") == []
+
+
+def test_a_redis_that_hides_its_version_is_probed_for_lmove(prefix):
+    client = SilentRedis(server=fakeredis.FakeServer())
+    check_version(client, "{x}:probe")  # fakeredis knows LMOVE: accepted
+    assert client.keys("*") == []
+
+
+def test_a_redis_that_hides_its_version_and_lacks_lmove_is_refused():
+    client = AncientRedis(server=fakeredis.FakeServer())
+    with pytest.raises(RedisVersionError, match="unknown"):
+        check_version(client)
+
+
+def test_the_session_redis_is_new_enough(real_client):
+    assert server_version(real_client) >= (6, 2, 0)
+    check_version(real_client)

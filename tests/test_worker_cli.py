@@ -1,0 +1,160 @@
+"""``gjobs-worker`` as a real process: crashes, signals, bad input, the demo and the version."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import gjobs
+from gjobs import Queue
+
+from .helpers import wait_for
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def environment(url=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("REDIS_URL", None)
+    if url:
+        env["REDIS_URL"] = url
+    return env
+
+
+class Worker:
+    """A ``python -m gjobs`` process whose log goes to a file."""
+
+    def __init__(self, tmp_path, name, args, url=None):
+        self.log_path = tmp_path / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gjobs", *args], cwd=ROOT, env=environment(url),
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def wait(self, timeout=20):
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._log.close()
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.wait()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = []
+
+    def start(args, url=None):
+        worker = Worker(tmp_path, f"worker-{len(started)}", args, url)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+def run(args, url=None, timeout=60):
+    return subprocess.run(
+        [sys.executable, "-m", "gjobs", *args], cwd=ROOT, env=environment(url),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def worker_args(url, prefix, *extra):
+    return ["tests.delegates:record", "--redis-url", url, "--prefix", prefix, *extra]
+
+
+def test_jobs_of_a_killed_worker_are_run_by_another_and_none_is_lost(redis_process, real_client, prefix, workers):
+    url = redis_process.url
+    queue = Queue(real_client, prefix=prefix)
+    record = f"{prefix}-record"
+    count = 12
+    ids = queue.enqueue_many([{"n": n, "key": record, "sleep": 0.5} for n in range(count)])
+    number = {job_id: n for n, job_id in enumerate(ids)}
+
+    first = workers(worker_args(url, prefix, "--concurrency", "3", "--heartbeat-interval", "0.5"), url)
+    wait_for(lambda: real_client.llen(f"{record}:started") >= 3, timeout=20, message="the first worker's jobs")
+    [victim] = [w["id"] for w in queue.registry.workers()]
+    first.process.send_signal(signal.SIGKILL)
+    assert first.wait() == -signal.SIGKILL
+    in_flight = [i.decode() for i in real_client.lrange(queue.keys.pending(victim), 0, -1)]
+    assert in_flight, "the killed worker had jobs in flight"
+    starts_at_kill = [int(n) for n in real_client.lrange(f"{record}:started", 0, -1)]
+
+    second = workers(worker_args(url, prefix, "--concurrency", "4", "--heartbeat-interval", "0.5"), url)
+    wait_for(lambda: real_client.scard(f"{record}:done") == count, timeout=30, message="every job done")
+
+    done = {int(n) for n in real_client.smembers(f"{record}:done")}
+    assert done == set(range(count))
+    starts = [int(n) for n in real_client.lrange(f"{record}:started", 0, -1)]
+    for job_id in in_flight:  # each ran once more, to its end, on the second worker
+        assert starts.count(number[job_id]) == starts_at_kill.count(number[job_id]) + 1
+    assert real_client.exists(queue.keys.pending(victim)) == 0
+    wait_for(lambda: queue.stats()["completed"] == count)
+    assert queue.stats()["ready"] == 0 and queue.job_store.size() == 0
+    assert victim not in {w["id"] for w in queue.registry.workers()}
+    assert f"worker {victim} stopped heartbeating: requeued {len(in_flight)}" in second.log()
+
+
+def test_sigterm_stops_a_worker_cleanly(redis_process, real_client, prefix, workers):
+    url = redis_process.url
+    queue = Queue(real_client, prefix=prefix)
+    worker = workers(worker_args(url, prefix, "--heartbeat-interval", "0.5"), url)
+    queue.enqueue({"n": 1, "key": f"{prefix}-record", "sleep": 0})
+    wait_for(lambda: queue.completed_count() == 1, timeout=20, message="the worker ran a job")
+    assert len(queue.registry.workers()) == 1
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert queue.registry.workers() == []
+    assert real_client.hlen(queue.keys.workers_info) == 0
+    assert real_client.keys(f"{queue.keys.tag}:pending:*") == []
+    assert "stopped" in worker.log()
+
+
+@pytest.mark.parametrize(
+    "delegate", ["no_such_module_here:call", "tests.delegates:no_such_function", "no-colon-here"]
+)
+def test_a_bad_delegate_path_exits_2_with_a_one_line_error(delegate):
+    result = run([delegate, "--redis-url", "redis://127.0.0.1:1/0"])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gjobs-worker: error: ")
+
+
+def test_no_delegate_and_no_demo_exits_2():
+    result = run([])
+    assert result.returncode == 2
+    assert "delegate" in result.stderr
+
+
+def test_the_demo_exits_0_on_a_given_redis(redis_process, real_client):
+    before = set(real_client.keys("*"))
+    result = run(["--demo", "--redis-url", redis_process.url])
+    assert result.returncode == 0, result.stderr
+    assert "all 15 jobs completed" in result.stderr
+    assert set(real_client.keys("*")) == before  # it cleans up after itself
+
+
+def test_the_demo_exits_0_without_a_redis_of_its_own():
+    result = run(["--demo"])
+    assert result.returncode == 0, result.stderr
+    assert "private redis-server" in result.stderr or "fakeredis" in result.stderr
+    assert "all 15 jobs completed" in result.stderr
+
+
+def test_version_prints_the_version():
+    result = run(["--version"])
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gjobs {gjobs.__version__}"
