@@ -1,0 +1,157 @@
+"""Delegates run by real ``gjobs-worker`` processes in the reliability tests, and a handle on
+such a process.
+
+A delegate here records what it did in Redis (the worker's own Redis, from ``$REDIS_URL``) so
+the test process can count runs, starts and attempts without sharing memory with the worker.
+Every key it writes is named by the job itself (``"record"``, ``"started"``, ``"attempts"``), so
+each test chooses keys under its own random prefix. The delegates retry their own Redis writes
+through cut connections and restarts, as a careful job would, so that a failure the tests see is
+the worker's, never the test delegate's.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_client = None
+
+
+def _redis():
+    """This process' client to the worker's Redis (created on first use, after patching)."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(
+            os.environ["REDIS_URL"],
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.01), 60),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
+    return _client
+
+
+def _mark(job, field):
+    """Note one run of this job in the hash the job names under ``field``, if any.
+
+    The field is ``<n>:<token of this run>``, so a write retried after its reply was lost is
+    not counted twice: :func:`runs` counts the runs of each job.
+    """
+    key = job.get(field)
+    if key:
+        _redis().hset(key, f"{job['n']}:{uuid.uuid4().hex}", 1)
+
+
+def runs(client, key):
+    """``{n: how many times job n ran}`` from a hash written by :func:`_mark`."""
+    counts = {}
+    for field in client.hkeys(key):
+        n = int(field.split(b":")[0])
+        counts[n] = counts.get(n, 0) + 1
+    return counts
+
+
+def record(job):
+    """Sleep ``job["sleep"]`` seconds (cooperatively), then note the run under ``job["record"]``.
+
+    Notes the start under ``job["started"]`` first, when the job names that key.
+    """
+    import gevent
+
+    _mark(job, "started")
+    if job.get("sleep"):
+        gevent.sleep(job["sleep"])
+    _mark(job, "record")
+
+
+def crash(job):
+    """Kill the whole worker process at once, as a segfault or the OOM killer would."""
+    _mark(job, "started")
+    os._exit(17)
+
+
+def busy(job):
+    """Hold the CPU in a pure Python loop for ``job["seconds"]``, never yielding to gevent."""
+    _mark(job, "started")
+    deadline = time.monotonic() + job["seconds"]
+    spins = 0
+    while time.monotonic() < deadline:
+        spins += 1
+    _mark(job, "record")
+
+
+def fail(job):
+    """Raise every time, after noting the attempt's time in the list ``job["attempts"]``."""
+    _redis().rpush(job["attempts"], repr(time.time()))
+    raise RuntimeError(f"job {job['n']} always fails")
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+
+def worker_command():
+    """The ``gjobs-worker`` of this interpreter (``python -m gjobs`` when it is not installed)."""
+    script = os.path.join(os.path.dirname(sys.executable), "gjobs-worker")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "gjobs"]
+
+
+class WorkerProcess:
+    """A ``gjobs-worker`` running ``delegate`` (a name in this module) in its own process group.
+
+    Its stderr (the log) goes to a file under ``directory``; ``url`` is given both as
+    ``--redis-url`` unless ``url_in_env_only`` and as ``$REDIS_URL`` (for the delegates).
+    """
+
+    def __init__(self, delegate, url, prefix, directory, *options, url_in_env_only=False, name="worker"):
+        self.log_path = os.path.join(str(directory), f"{name}-{time.monotonic_ns()}.log")
+        argv = worker_command() + [f"tests.fault_delegates:{delegate}", "--prefix", prefix]
+        if not url_in_env_only:
+            argv += ["--redis-url", url]
+        env = dict(os.environ, REDIS_URL=url, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            argv + list(options), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.pid = self.process.pid
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def signal(self, signum):
+        if self.process.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self):
+        """SIGKILL the worker's whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def wait(self, timeout):
+        """The exit status, or None if still running after ``timeout`` seconds."""
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def close(self):
+        self.kill()
+        self._log.close()
+
+    def registered_id(self, queue):
+        """This worker's id in the queue's registry, or None while it has not beaten yet."""
+        for worker in queue.registry.workers():
+            if worker.get("pid") == self.pid:
+                return worker["id"]
+        return None
