@@ -26,6 +26,13 @@ _EXPORTS = {
     "DeadJob": "gjobs.dead_set",
     "connect": "gjobs.connection",
     "RedisVersionError": "gjobs.connection",
+    "NotReplicatedError": "gjobs.connection",
+    "Unretryable": "gjobs.retries",
+    "task": "gjobs.tasks",
+    "Task": "gjobs.tasks",
+    "TaskRunner": "gjobs.tasks",
+    "UnknownTask": "gjobs.tasks",
+    "set_default_queue": "gjobs.tasks",
 }
 
 __all__ = [
@@ -34,15 +41,22 @@ __all__ = [
     "EnqueueError",
     "JSONCoder",
     "JobTimeout",
+    "NotReplicatedError",
     "Queue",
     "RedisVersionError",
     "RetryPolicy",
     "Server",
+    "Task",
+    "TaskRunner",
+    "UnknownTask",
+    "Unretryable",
     "__version__",
     "connect",
     "default_backoff",
     "format_count",
     "parse_time",
+    "set_default_queue",
+    "task",
 ]
 
 
@@ -62,9 +76,10 @@ def __dir__() -> list:
 if TYPE_CHECKING:  # pragma: no cover
     from .buffer import Buffer
     from .coder import JSONCoder, parse_time
-    from .connection import RedisVersionError, connect
+    from .connection import NotReplicatedError, RedisVersionError, connect
     from .dead_set import DeadJob
     from .format import format_count
     from .queue import EnqueueError, Queue
-    from .retries import RetryPolicy, default_backoff
+    from .retries import RetryPolicy, Unretryable, default_backoff
     from .server import JobTimeout, Server
+    from .tasks import Task, TaskRunner, UnknownTask, set_default_queue, task

@@ -9,7 +9,7 @@ ends in the dead set like one that raises every time.
 from __future__ import annotations
 
 import random
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 #: Attempts (runs started, crashes included) before a job goes to the dead set.
 DEFAULT_MAX_ATTEMPTS = 25
@@ -30,6 +30,22 @@ def default_backoff(attempt: int) -> float:
     """
     delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(max(attempt, 1) - 1, 32))
     return delay / 2 + random.uniform(0, delay / 2)
+
+
+class Unretryable(Exception):
+    """Raised by a delegate for a failure that can never succeed (an unknown task, arguments the
+    function does not take): the job goes to the dead set at once, whatever attempts it has left."""
+
+
+def job_max_attempts(job: Any) -> Optional[int]:
+    """A job's own limit: its ``max_attempts`` key when that is a positive integer, else None.
+
+    It applies to failures the delegate reports; recovery after a worker crash uses the worker's.
+    """
+    limit = job.get("max_attempts") if isinstance(job, dict) else None
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        return limit
+    return None
 
 
 class Decision(NamedTuple):
@@ -55,15 +71,17 @@ class RetryPolicy:
         self.max_attempts = max_attempts
         self.backoff = backoff
 
-    def decide(self, attempts: int, retryable: bool = True) -> Decision:
+    def decide(self, attempts: int, retryable: bool = True, max_attempts: Optional[int] = None) -> Decision:
         """What to do after attempt number ``attempts`` failed.
 
         ``retryable`` is False for failures that can never succeed (a payload that cannot be
-        decoded, an unknown task), which go to the dead set at once.
+        decoded, an unknown task), which go to the dead set at once. ``max_attempts``, when
+        given, is the job's own limit (see :func:`job_max_attempts`) and replaces the policy's.
         """
         if not retryable:
             return Decision(False)
-        if self.max_attempts is not None and attempts >= self.max_attempts:
+        limit = self.max_attempts if max_attempts is None else max_attempts
+        if limit is not None and attempts >= limit:
             return Decision(False)
         return Decision(True, max(0.0, float(self.backoff(attempts))))
 

@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the jobs of a gjobs queue. DELEGATE is MODULE:ATTR, an object with "
         "call(job), a callable, or a class to instantiate without arguments.",
     )
-    parser.add_argument("delegate", nargs="?", help="MODULE:ATTR of the delegate that runs each job")
+    parser.add_argument("delegate", nargs="?",
+                        help="MODULE:ATTR of the delegate that runs each job (default with --import: "
+                        "gjobs:TaskRunner, which runs the tasks the imported modules registered)")
     parser.add_argument("--demo", action="store_true",
                         help="run sample jobs through a private Redis (no server needed) and exit")
     parser.add_argument("--redis-url", default=None,
@@ -197,7 +199,9 @@ def _idle(server: Server) -> bool:
         return False
     next_due = server.queue.delayed_jobs.next_due()
     due_now = next_due is not None and next_due <= clock.now()
-    return not due_now and server.queue.ready_list.size() == 0 and server.in_progress == 0
+    # An id taken by a blocking fetch sits in the pending list before it is in flight here; an
+    # empty pending list also means every finished job has been reported.
+    return not due_now and server.queue.ready_list.size() == 0 and server.processing_list.size() == 0
 
 
 def _log_status(server: Server, interval: float) -> None:
@@ -223,9 +227,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             from gjobs.demo import run_demo
 
             return run_demo(args)
-        if not args.delegate:
-            raise UsageError("name a delegate (MODULE:ATTR), or use --demo")
-        delegate = load_delegate(args.delegate)
+        if args.delegate:
+            delegate = load_delegate(args.delegate)
+        elif args.imports:
+            delegate = gjobs.TaskRunner()  # runs the tasks the imported modules registered
+        else:
+            raise UsageError("name a delegate (MODULE:ATTR), or --import the modules of your tasks, or use --demo")
         url = args.redis_url or os.environ.get("REDIS_URL") or DEFAULT_URL
         try:
             server = Server(delegate, connect(url), prefix=args.prefix, **server_options(args))

@@ -1,0 +1,477 @@
+"""``gjobs``: look at a queue and repair it from the command line.
+
+``gjobs stats [--watch]``, ``gjobs enqueue JSON [--at WHEN | --in DELAY]``,
+``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``. Every subcommand takes
+``--redis-url`` (default ``$REDIS_URL``), ``--prefix`` and ``--json``; output is a table for
+people, or JSON for scripts. Errors are one line on stderr: exit status 2 for bad input, 1 when
+Redis cannot be reached or refuses. Passwords in URLs are never printed.
+
+It needs no gevent: it is a plain synchronous client, like a cron script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from typing import Any, Callable, List, Optional, Sequence, TextIO
+
+import redis
+
+import gjobs
+from gjobs import clock
+from gjobs.coder import parse_time
+from gjobs.connection import DEFAULT_URL, connect, redact, server_version
+from gjobs.format import format_count
+from gjobs.keys import Keys
+from gjobs.queue import Queue
+
+PROG = "gjobs"
+#: Seconds between refreshes of ``gjobs stats --watch`` when no interval is given.
+DEFAULT_WATCH_INTERVAL = 2.0
+#: Seconds to wait for Redis to accept the connection, and for any reply.
+CONNECT_TIMEOUT = 5.0
+SOCKET_TIMEOUT = 10.0
+#: Dead jobs listed by ``gjobs dead list`` when no ``--limit`` is given.
+DEFAULT_DEAD_LIMIT = 20
+#: Characters of an error message or a job shown in one table cell.
+CELL = 60
+#: Seconds per unit of an ``--in`` delay.
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+class Failure(Exception):
+    """The command could not do what was asked (no such dead job): one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line instead of argparse's usage block; --help still shows the usage.
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+# -- argument types ---------------------------------------------------------------------------
+
+
+def _prefix(text: str) -> str:
+    try:
+        Keys(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _delay(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``2h``, ``1d`` (or ``1.5h``) -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delay: use seconds, or a number with s, m, h or d")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _time(text: str) -> float:
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        due = parse_time(value)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if due is None or not math.isfinite(due):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time")
+    return due
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
+def _offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False) -> None:
+    parser.add_argument("--redis-url", default=None, metavar="URL",
+                        help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
+    if many_prefixes:
+        parser.add_argument("--prefix", dest="prefixes", action="append", type=_prefix, metavar="PREFIX",
+                            help="queue to show (repeatable; default: gjobs)")
+    else:
+        parser.add_argument("--prefix", default="gjobs", type=_prefix, help="queue name (default: gjobs)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Look at and repair gjobs queues.")
+    parser.add_argument("--version", action="version", version=f"gjobs {gjobs.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    stats = commands.add_parser("stats", help="the status line of each queue and of its workers")
+    _common(stats, many_prefixes=True)
+    stats.add_argument("--watch", nargs="?", const=DEFAULT_WATCH_INTERVAL, type=_positive_float,
+                       metavar="SECONDS",
+                       help=f"refresh every SECONDS (default {DEFAULT_WATCH_INTERVAL:g}) until Ctrl-C")
+    stats.add_argument("--count", type=_count, metavar="N", help="with --watch: stop after N refreshes")
+    stats.set_defaults(run=cmd_stats)
+
+    enqueue = commands.add_parser("enqueue", help="enqueue a JSON job (or a JSON list of jobs)")
+    _common(enqueue)
+    enqueue.add_argument("job", metavar="JSON", help="the job as a JSON object, a list of them, or - for stdin")
+    when = enqueue.add_mutually_exclusive_group()
+    when.add_argument("--at", type=_time, metavar="WHEN", help="run at WHEN: ISO-8601 time or epoch seconds")
+    when.add_argument("--in", dest="delay", type=_delay, metavar="DELAY",
+                      help="run after DELAY: seconds, or 30s, 5m, 2h, 1d")
+    enqueue.set_defaults(run=cmd_enqueue)
+
+    dead = commands.add_parser("dead", help="jobs that failed for good: list, show, retry, purge")
+    dead_commands = dead.add_subparsers(dest="action", metavar="ACTION")
+    dead_commands.required = True
+    listing = dead_commands.add_parser("list", help="the most recent dead jobs")
+    _common(listing)
+    listing.add_argument("--limit", type=_count, default=DEFAULT_DEAD_LIMIT,
+                         help=f"how many to show (default {DEFAULT_DEAD_LIMIT})")
+    listing.add_argument("--offset", type=_offset, default=0, help="skip this many of the most recent")
+    listing.set_defaults(run=cmd_dead_list)
+    show = dead_commands.add_parser("show", help="one dead job in full, with its traceback")
+    _common(show)
+    show.add_argument("id", help="the job id")
+    show.set_defaults(run=cmd_dead_show)
+    for action, verb in (("retry", "requeue, with attempts reset"), ("purge", "delete for good")):
+        sub = dead_commands.add_parser(action, help=f"{verb} the given dead jobs, or --all")
+        _common(sub)
+        sub.add_argument("ids", nargs="*", metavar="ID", help="job ids")
+        sub.add_argument("--all", action="store_true", help="every dead job of the queue")
+        sub.set_defaults(run=cmd_dead_change, verb=action)
+
+    workers = commands.add_parser("workers", help="the live workers of a queue")
+    _common(workers)
+    workers.set_defaults(run=cmd_workers)
+
+    ping = commands.add_parser("ping", help="check that Redis answers, and how fast")
+    _common(ping)
+    ping.set_defaults(run=cmd_ping)
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def cmd_stats(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    queues = [Queue(client, prefix) for prefix in (args.prefixes or ["gjobs"])]
+    if args.count and not args.watch:
+        raise UsageError("--count goes with --watch")
+    shown = 0
+    try:
+        while True:
+            now = clock.now()
+            stats = [queue.stats() for queue in queues]
+            if args.json:
+                _print_json(out, {"time": now, "queues": stats})
+            else:
+                if args.watch and out.isatty():
+                    out.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
+                out.write(_render_stats(stats, now))
+            out.flush()
+            shown += 1
+            if not args.watch or (args.count and shown >= args.count):
+                return 0
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how a watch ends
+
+
+def _render_stats(stats: Sequence[dict], now: float) -> str:
+    lines = []
+    for queue in stats:
+        lines.append(
+            f"{queue['prefix']}  R={format_count(queue['ready'])} D={format_count(queue['delayed'])} "
+            f"P={format_count(queue['in_progress'])}/{format_count(queue['completed'])}  "
+            f"dead={format_count(queue['dead'])}  workers={len(queue['workers'])}"
+        )
+        for worker in queue["workers"]:
+            started = worker.get("started_at")
+            lines.append(
+                f"  {worker['id']}  P={worker.get('pending', 0)}/{worker.get('concurrency', '?')}  "
+                f"up {_age(now - started) if started else '?'}  last beat {_age(now - worker['last_beat'])} ago"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_enqueue(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    text = sys.stdin.read() if args.job == "-" else args.job
+    try:
+        job = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"the job is not valid JSON: {error}") from None
+    queue = Queue(client, args.prefix)
+    due = args.at if args.delay is None else clock.now() + args.delay
+    try:
+        if isinstance(job, list):
+            if due is not None:
+                raise UsageError("--at and --in take one job, not a list")
+            ids = queue.enqueue_many(job)
+        elif due is not None:
+            ids = [queue.enqueue_at(job, due)]
+        else:
+            ids = [queue.enqueue(job)]
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        _print_json(out, {"ids": ids, "due": due})
+    else:
+        out.write("".join(f"{job_id}\n" for job_id in ids))
+    return 0
+
+
+def cmd_dead_list(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    queue = Queue(client, args.prefix)
+    entries = queue.dead(args.limit, args.offset)
+    if args.json:
+        _print_json(out, {"total": queue.dead_set.size(), "dead": [_dead_json(entry) for entry in entries]})
+        return 0
+    if not entries:
+        out.write(f"no dead jobs in {args.prefix}\n")
+        return 0
+    now = clock.now()
+    rows = [
+        [entry.id, f"{_age(now - entry.failed_at)} ago", str(entry.attempts), _cut(_error_line(entry.error)),
+         _cut(_job_text(entry.job))]
+        for entry in entries
+    ]
+    out.write(_table(["ID", "DIED", "ATTEMPTS", "ERROR", "JOB"], rows))
+    total = queue.dead_set.size()
+    if total > args.offset + len(entries):
+        out.write(f"({len(entries)} of {total} shown; --limit and --offset show others)\n")
+    return 0
+
+
+def cmd_dead_show(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    queue = Queue(client, args.prefix)
+    entry = queue.dead_set.get(args.id)
+    if entry is None:
+        raise Failure(f"no dead job {args.id!r} in {args.prefix}")
+    entry = entry._replace(job=_decode(queue, entry.job))
+    if args.json:
+        _print_json(out, _dead_json(entry))
+        return 0
+    error = entry.error
+    lines = [
+        f"id:        {entry.id}",
+        f"died:      {_when(entry.failed_at)} ({_age(clock.now() - entry.failed_at)} ago)",
+        f"attempts:  {entry.attempts}",
+        f"worker:    {error.get('worker', '?')}",
+        f"error:     {_error_line(error)}",
+        f"job:       {_job_text(entry.job)}",
+    ]
+    if error.get("traceback"):
+        lines += ["traceback:", error["traceback"].rstrip("\n")]
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_dead_change(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    if args.all == bool(args.ids):
+        raise UsageError(f"give the ids of the jobs to {args.verb}, or --all")
+    queue = Queue(client, args.prefix)
+    missing: List[str] = []
+    ids = None
+    if not args.all:
+        ids = list(dict.fromkeys(args.ids))
+        pipe = client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.zscore(queue.keys.dead, job_id)
+        missing = [job_id for job_id, score in zip(ids, pipe.execute()) if score is None]
+        ids = [job_id for job_id in ids if job_id not in missing]
+    change = queue.retry_dead if args.verb == "retry" else queue.purge_dead
+    done = change(ids) if ids is None or ids else 0
+    if args.json:
+        _print_json(out, {args.verb: done, "not_dead": missing})
+    else:
+        out.write(f"{'requeued' if args.verb == 'retry' else 'purged'} {done} dead jobs of {args.prefix}\n")
+    if missing:
+        raise Failure(f"not in the dead set of {args.prefix}: {', '.join(missing)}")
+    return 0
+
+
+def cmd_workers(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    workers = Queue(client, args.prefix).stats()["workers"]
+    if args.json:
+        _print_json(out, {"prefix": args.prefix, "workers": workers})
+        return 0
+    if not workers:
+        out.write(f"no live workers on {args.prefix}\n")
+        return 0
+    now = clock.now()
+    rows = [
+        [w["id"], str(w.get("host", "?")), str(w.get("pid", "?")),
+         f"{w.get('pending', 0)}/{w.get('concurrency', '?')}",
+         _age(now - w["started_at"]) if w.get("started_at") else "?", f"{_age(now - w['last_beat'])} ago"]
+        for w in workers
+    ]
+    out.write(_table(["WORKER", "HOST", "PID", "RUNNING", "UP", "LAST BEAT"], rows))
+    return 0
+
+
+def cmd_ping(args: argparse.Namespace, client: Any, out: TextIO) -> int:
+    started = time.perf_counter()
+    client.ping()
+    latency = (time.perf_counter() - started) * 1000
+    version = ".".join(map(str, server_version(client))) or "unknown"
+    if args.json:
+        _print_json(out, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
+                          "latency_ms": round(latency, 3)})
+    else:
+        out.write(f"PONG from Redis {version} at {redact(args.redis_url)} in {latency:.2f} ms\n")
+    return 0
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def _table(headers: List[str], rows: List[List[str]]) -> str:
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n" for row in [headers, *rows]
+    )
+
+
+def _age(seconds: float) -> str:
+    """``0.4s``, ``42s``, ``5m12s``, ``3h04m``, ``2d05h``."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
+
+
+def _cut(text: str, width: int = CELL) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _error_line(error: dict) -> str:
+    if not error:
+        return "?"
+    return f"{error.get('type', '?')}: {error.get('message', '')}"
+
+
+def _job_text(job: Any) -> str:
+    if isinstance(job, bytes):
+        return repr(job)  # undecodable: shown as the raw bytes
+    if job is None:
+        return "(payload gone)"
+    return json.dumps(job, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def _decode(queue: Queue, payload: Optional[bytes]) -> Any:
+    if payload is None:
+        return None
+    try:
+        return queue.coder.load(payload)
+    except Exception:
+        return payload  # undecodable, which is likely why it died: shown as raw bytes
+
+
+def _dead_json(entry: Any) -> dict:
+    job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
+    return {"id": entry.id, "job": job, "attempts": entry.attempts, "error": entry.error,
+            "failed_at": entry.failed_at}
+
+
+def _print_json(out: TextIO, value: Any) -> None:
+    out.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def _client(url: str) -> Any:
+    try:
+        return connect(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT)
+    except ValueError as error:
+        raise UsageError(f"bad --redis-url {redact(url)}: {redact(str(error))}") from None
+
+
+def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
+    """Run the ``gjobs`` command; returns the exit status (0 ok, 1 failed, 2 bad input)."""
+    out = out or sys.stdout
+    url = ""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit_:  # --help and --version
+            return int(exit_.code or 0)
+        url = args.redis_url = args.redis_url or os.environ.get("REDIS_URL") or DEFAULT_URL
+        client = _client(url)
+        try:
+            run: Callable[[argparse.Namespace, Any, TextIO], int] = args.run
+            return run(args, client, out)
+        finally:
+            client.close()
+    except UsageError as error:
+        _error(str(error))
+        return 2
+    except Failure as error:
+        _error(str(error))
+        return 1
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+        if isinstance(error, BrokenPipeError):
+            return 1  # the reader went away (| head); nothing more to say
+        _error(f"cannot reach Redis at {redact(url)}: {redact(str(error))}")
+        return 1
+    except redis.RedisError as error:
+        _error(f"Redis at {redact(url)} refused: {type(error).__name__}: {redact(str(error))}")
+        return 1
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

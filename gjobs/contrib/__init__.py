@@ -1,0 +1,1 @@
+"""Integrations with the servers and frameworks gjobs runs inside (``gjobs.contrib.gunicorn``)."""

@@ -1,0 +1,329 @@
+"""Tasks: plain functions run as jobs, named by their import path.
+
+``@gjobs.task`` (or ``@queue.task``) registers a function under ``"module:qualname"`` and gives
+it ``delay``, ``enqueue_at`` and ``enqueue_in``, which store a JSON job such as
+``{"task": "app.mail:send", "args": ["ann@example.com"], "kwargs": {"subject": "Hi"}}``.
+Calling the function still runs it inline. :class:`TaskRunner` is the delegate that runs such
+jobs by name in a worker.
+
+A worker never imports a module because a job names it: payloads come from a shared Redis, so
+the runner looks names up only among tasks already registered, by modules the application
+imported itself or the worker was told to import (``gjobs-worker --import app.tasks``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import inspect
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Union
+
+from .retries import Unretryable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .queue import Queue
+
+logger = logging.getLogger("gjobs")
+
+#: Characters of a value shown in an error message at most.
+_SHOWN = 60
+
+
+class UnknownTask(Unretryable):
+    """A job names a task that no imported module registered: it can never succeed here."""
+
+
+class TaskRegistry:
+    """Tasks by name. The module-level :data:`registry` is the one ``@gjobs.task`` fills."""
+
+    def __init__(self) -> None:
+        self._tasks: Dict[str, "Task"] = {}
+
+    def add(self, task: "Task") -> None:
+        previous = self._tasks.get(task.name)
+        if previous is not None and previous.fn is not task.fn:
+            # A reloaded module (a development server's autoreload) defines the function again.
+            logger.debug("task %s registered again; the newest definition wins", task.name)
+        self._tasks[task.name] = task
+
+    def get(self, name: str) -> Optional["Task"]:
+        return self._tasks.get(name)
+
+    def names(self) -> List[str]:
+        return sorted(self._tasks)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+#: Every task registered with ``@gjobs.task`` or ``@queue.task`` in this process.
+registry = TaskRegistry()
+_GLOBAL_REGISTRY = registry
+
+_default_queue: Optional["Queue"] = None
+_derived: Dict[tuple, "Queue"] = {}
+
+
+def set_default_queue(queue: Optional["Queue"]) -> None:
+    """Where tasks not bound to a queue send their jobs (None to forget it).
+
+    A task with a ``queue`` name of its own uses the same Redis and coder with that prefix.
+    """
+    global _default_queue
+    _default_queue = queue
+    _derived.clear()
+
+
+def default_queue() -> Optional["Queue"]:
+    """The queue set by :func:`set_default_queue`, or None."""
+    return _default_queue
+
+
+class Task:
+    """A function registered as a task. Build it with :func:`task` or :meth:`Queue.task`.
+
+    ``name`` is ``"module:qualname"`` unless given. ``queue`` is a :class:`~gjobs.Queue` or a
+    queue prefix (the default queue's Redis is used with it); ``max_attempts`` and ``timeout``
+    (seconds) are written into every job and override the worker's for it.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: Optional[str] = None,
+        queue: Union["Queue", str, None] = None,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"a task must be a function, not {type(fn).__name__}")
+        if max_attempts is not None and (
+            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+        ):
+            raise ValueError(f"max_attempts must be a positive integer, not {max_attempts!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if queue is not None and not isinstance(queue, str) and not hasattr(queue, "enqueue"):
+            raise TypeError(f"queue must be a gjobs.Queue or a queue prefix, not {type(queue).__name__}")
+        self.fn = fn
+        self.name = name or _import_path(fn)
+        self.queue = queue
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.signature = inspect.signature(fn)
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", self.name)
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__module__ = getattr(fn, "__module__", None)
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function here and now, as if it were not a task."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    # -- enqueueing ---------------------------------------------------------------------------
+
+    def job(self, args: tuple = (), kwargs: Optional[dict] = None) -> dict:
+        """The job that runs this task with ``args`` and ``kwargs``; nothing is written.
+
+        Raises ``TypeError`` when the function does not take these arguments, or when an
+        argument would not come back the same from JSON (the error names the argument).
+        """
+        kwargs = dict(kwargs or {})
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.name}: {error}") from None
+        job: Dict[str, Any] = {"task": self.name, "args": list(args), "kwargs": kwargs}
+        if not _survives_json([job["args"], kwargs]):
+            self._name_the_bad_argument(bound)
+        if self.max_attempts is not None:
+            job["max_attempts"] = self.max_attempts
+        if self.timeout is not None:
+            job["timeout"] = self.timeout
+        return job
+
+    def _name_the_bad_argument(self, bound: inspect.BoundArguments) -> None:
+        for name, value in bound.arguments.items():
+            kind = self.signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                start = len(bound.args) - len(value)
+                for offset, item in enumerate(value):
+                    _check_json(self.name, f"positional argument {start + offset}", item)
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                for key, item in value.items():
+                    _check_json(self.name, f"argument {key!r}", item)
+            else:
+                _check_json(self.name, f"argument {name!r}", value)
+
+    def delay(self, *args: Any, **kwargs: Any) -> str:
+        """Enqueue a run of this task now; returns the job id."""
+        return self.target().enqueue(self.job(args, kwargs))
+
+    def enqueue_at(self, when: Any, *args: Any, **kwargs: Any) -> str:
+        """Enqueue a run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
+        return self.target().enqueue_at(self.job(args, kwargs), when)
+
+    def enqueue_in(self, delay: Any, *args: Any, **kwargs: Any) -> str:
+        """Enqueue a run after ``delay`` (seconds or a ``timedelta``)."""
+        return self.target().enqueue_in(self.job(args, kwargs), delay)
+
+    def target(self) -> "Queue":
+        """The queue this task's jobs go to. Raises ``RuntimeError`` when there is none."""
+        if self.queue is not None and not isinstance(self.queue, str):
+            return self.queue
+        default = _default_queue
+        if default is None:
+            raise RuntimeError(
+                f"task {self.name} has no queue: define it with @queue.task, or call "
+                "gjobs.set_default_queue(queue) when the application starts"
+            )
+        if self.queue is None or self.queue == default.prefix:
+            return default
+        key = (id(default), self.queue)
+        queue = _derived.get(key)
+        if queue is None:
+            queue = _derived[key] = type(default)(default.client, prefix=self.queue, coder=default.coder)
+        return queue
+
+
+def task(
+    fn: Optional[Callable[..., Any]] = None,
+    *,
+    name: Optional[str] = None,
+    queue: Union["Queue", str, None] = None,
+    max_attempts: Optional[int] = None,
+    timeout: Optional[float] = None,
+) -> Any:
+    """Register ``fn`` as a task: ``@gjobs.task`` or ``@gjobs.task(max_attempts=3, timeout=30)``.
+
+    Returns a :class:`Task`, which calls ``fn`` when called and has ``delay``, ``enqueue_at``
+    and ``enqueue_in``. Options: ``name`` (default ``"module:qualname"``), ``queue`` (a
+    :class:`~gjobs.Queue` or a prefix; default: the one set by :func:`set_default_queue`),
+    ``max_attempts`` and ``timeout`` in seconds (default: the worker's).
+    """
+
+    def register(function: Callable[..., Any]) -> Task:
+        made = Task(function, name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
+        registry.add(made)
+        return made
+
+    return register if fn is None else register(fn)
+
+
+def _import_path(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if not module or not qualname:
+        raise ValueError(f"cannot name task {fn!r}: pass name='module:function'")
+    if module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname:
+        raise ValueError(
+            f"task {qualname} is defined in {module if module == '__main__' else 'a function'}, so a "
+            "worker cannot find it by its import path; define it at the top level of a module it "
+            "imports, or pass name='module:function'"
+        )
+    return f"{module}:{qualname}"
+
+
+def _survives_json(value: Any) -> bool:
+    """The common case in one pass: ``value`` comes back equal from JSON (a tuple does not)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False)) == value
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_json(task_name: str, what: str, value: Any) -> None:
+    problem = _json_problem(value, "")
+    if problem is not None:
+        raise TypeError(f"{task_name}: {what}{problem}; task arguments must survive a JSON round trip")
+
+
+def _json_problem(value: Any, path: str) -> Optional[str]:
+    """Why ``value`` would not come back equal from JSON, with where inside it; None if it would."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has the key {_show(key)} ({type(key).__name__}), which JSON turns into a string"
+            problem = _json_problem(item, f"{path}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{path}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    where = f"{path} " if path else " "
+    if isinstance(value, tuple):
+        return f"{where}is a tuple, which would arrive as a list"
+    if isinstance(value, (_dt.date, _dt.time)):
+        return f"{where}is {_show(value)} ({type(value).__name__}), which would arrive as str: pass .isoformat()"
+    try:
+        back = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return f"{where}is {_show(value)} ({type(value).__name__}), which JSON cannot carry"
+    if back != value:
+        return f"{where}is {_show(value)} ({type(value).__name__}), which would arrive as {type(back).__name__}"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+class TaskRunner:
+    """The delegate that runs task jobs: ``{"task": "mod:fn", "args": [...], "kwargs": {...}}``.
+
+    It imports ``imports`` (module names) when built, and then finds tasks only in ``registry``
+    (the global one by default): it never imports what a job names. A job that names an unknown
+    task, is not a task job, or has arguments the function does not take raises
+    :class:`~gjobs.Unretryable` (:class:`UnknownTask` for the first), so it goes to the dead set
+    at once instead of being retried.
+
+    With ``gjobs-worker``: ``gjobs-worker --import app.tasks`` (the runner is the default
+    delegate when modules are imported), or ``gjobs-worker gjobs:TaskRunner --import app.tasks``.
+    """
+
+    def __init__(self, imports: Iterable[str] = (), registry: Optional[TaskRegistry] = None) -> None:
+        self.registry = registry if registry is not None else _GLOBAL_REGISTRY
+        self.imports = list(imports)
+        for module in self.imports:
+            importlib.import_module(module)
+
+    def call(self, job: Any) -> Any:
+        if not isinstance(job, dict) or not isinstance(job.get("task"), str):
+            raise Unretryable("not a task job: it has no 'task' name (TaskRunner runs only task jobs)")
+        name = job["task"]
+        found = self.registry.get(name)
+        if found is None:
+            raise UnknownTask(self._unknown(name))
+        args, kwargs = job.get("args", []), job.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise Unretryable(f"task {name}: 'args' must be a list and 'kwargs' an object")
+        try:
+            found.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise Unretryable(f"task {name} cannot take these arguments: {error}") from None
+        return found.fn(*args, **kwargs)
+
+    def _unknown(self, name: str) -> str:
+        module = name.partition(":")[0]
+        known = self.registry.names()
+        listed = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none"
+        return (
+            f"unknown task {name!r}: no module imported by this worker registered it "
+            f"(start the worker with --import {module}); registered tasks: {listed}"
+        )
