@@ -3,7 +3,7 @@
 A started server owns three greenlets and one native thread:
 
 * the **fetch loop** takes ready jobs into this worker's pending list, only as many as there are
-  free slots, and spawns one greenlet per job;
+  free slots, and hands each job to a greenlet of ``parent`` (reused greenlets by default);
 * the **settle loop** reports finished jobs to Redis in batches (one script call per batch), and
   failed ones as the failure policy decides;
 * the **promoter** moves due delayed jobs to the ready list and sleeps until the next one is due
@@ -24,18 +24,20 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import gevent
 import gevent.event
-import gevent.pool
+import gevent.lock
 from gevent import monkey
 
 from . import clock
 from .coder import DEFAULT
-from .connection import check_version, clone, in_process
+from .connection import check_version, clone, in_process, socket_timeout
 from .dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT, DeadSet
 from .format import format_count
 from .heartbeat import Heartbeat
 from .processing_list import ProcessingList, WorkerRegistry
 from .queue import Queue
-from .retries import DEFAULT_MAX_ATTEMPTS, Backoff, RetryPolicy, default_backoff
+from .retries import DEFAULT_MAX_ATTEMPTS, Backoff, RetryPolicy, Unretryable, default_backoff, job_max_attempts
+from .runners import Runners
+from .slots import Slots
 
 logger = logging.getLogger("gjobs")
 
@@ -55,6 +57,8 @@ SETTLE_BATCH = 500
 #: Seconds a failing loop waits before trying again: the first wait, and the cap.
 RETRY_WAIT_FIRST = 0.1
 RETRY_WAIT_CAP = 5.0
+#: Seconds stop() waits for a loop to finish the Redis call it is making before killing it anyway.
+CALL_GRACE = 5.0
 
 _SHUTDOWN = (gevent.GreenletExit, KeyboardInterrupt, SystemExit)
 
@@ -91,7 +95,9 @@ class Server:
     ``delegate`` is an object with ``call(job)``, or a plain callable; it runs in a greenlet.
     ``client`` is a redis-py client; ``prefix`` names the queue; ``coder`` encodes jobs (JSON by
     default); ``resolution`` is the longest the promoter sleeps, in seconds; ``parent`` is where
-    job greenlets are spawned (anything with ``spawn``; by default a pool of ``concurrency``).
+    job greenlets are spawned (anything with ``spawn``; by default :class:`~gjobs.runners.Runners`,
+    ``concurrency`` greenlets reused from job to job, far cheaper than a greenlet per job; a
+    bounded pool smaller than ``concurrency`` lowers it to the pool's size).
 
     Options (keyword only):
 
@@ -138,6 +144,8 @@ class Server:
         dead_max: Optional[int] = DEFAULT_MAX_COUNT,
         dead_max_age: Optional[float] = DEFAULT_MAX_AGE,
         worker_id: Optional[str] = None,
+        slots: Optional[Slots] = None,
+        rank: int = 0,
     ) -> None:
         call = getattr(delegate, "call", None)
         if not callable(call):
@@ -156,12 +164,10 @@ class Server:
         if self.shutdown_timeout < 0:
             raise ValueError("shutdown_timeout must not be negative")
         self.block_timeout = _positive("block_timeout", block_timeout)
-        socket_timeout = getattr(client, "connection_pool", None) and client.connection_pool.connection_kwargs.get(
-            "socket_timeout"
-        )
-        if socket_timeout and block_timeout >= socket_timeout:
+        read_timeout = socket_timeout(client)
+        if read_timeout and block_timeout >= read_timeout:
             raise ValueError(
-                f"block_timeout ({block_timeout} s) must be below the client's socket_timeout ({socket_timeout} s)"
+                f"block_timeout ({block_timeout} s) must be below the client's socket_timeout ({read_timeout} s)"
             )
         self.fetch_batch = _positive("fetch_batch", fetch_batch, integer=True)
         self.dead_max = dead_max
@@ -173,7 +179,18 @@ class Server:
         self.keys = self.queue.keys
         self.processing_list = ProcessingList(client, self.keys, self.id)
         self.registry = WorkerRegistry(client, self.keys)
-        self.parent = parent if parent is not None else gevent.pool.Pool(self.concurrency)
+        self.parent = parent if parent is not None else Runners(self.concurrency)
+        self._own_parent = parent is None  # our runners are ours to end at stop
+        # Taking more jobs than a smaller parent pool can start would hold them in our pending
+        # list, waiting for a slot, while an idle worker could run them.
+        size = getattr(self.parent, "size", None)
+        if isinstance(size, int) and 0 < size < self.concurrency:
+            self.concurrency = size
+
+        #: The concurrency limit this server draws from, shared with other queues' servers in a
+        #: ``MultiServer`` (where ``rank`` is this queue's priority, 0 first).
+        self.slots = slots if slots is not None else Slots(self.concurrency)
+        self.rank = rank
 
         self.started_at: Optional[float] = None
         self._greenlets: List[gevent.Greenlet] = []
@@ -191,6 +208,8 @@ class Server:
         self._registered = False
         self._stopping = False
         self._stopped = gevent.event.Event()
+        # Held by a loop while it makes a Redis call that stop() must not cut in half (see _kill_loop).
+        self._in_call = {name: gevent.lock.Semaphore() for name in ("fetch", "settle", "promote")}
 
     # -- producing ----------------------------------------------------------------------------
 
@@ -259,10 +278,11 @@ class Server:
 
     def _shut_down(self, timeout: float) -> None:
         fetch, settle, promote = self._greenlets
-        fetch.kill(block=True)
+        self._kill_loop("fetch", fetch)
+        self.slots.leave(self.rank)
         self._drain(timeout)
-        promote.kill(block=True)
-        settle.kill(block=True)
+        self._kill_loop("promote", promote)
+        self._kill_loop("settle", settle)
         self._flush_at_stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
@@ -275,9 +295,25 @@ class Server:
         else:
             if released:
                 logger.info("worker %s put %d unfinished jobs back at the front of the queue", self.id, released)
+        self.processing_list.close()
         self.started_at = None
         self._greenlets = []
         logger.info("worker %s stopped", self.id)
+
+    def _kill_loop(self, name: str, greenlet: gevent.Greenlet) -> None:
+        """Kill a loop between two Redis calls, not inside one.
+
+        With an in-process Redis (fakeredis) a greenlet killed inside a script call leaves the
+        script half done (ids popped from one list and never pushed to the other); with a real
+        one it only wastes the call. A call stuck longer than ``CALL_GRACE`` is killed anyway.
+        """
+        guard = self._in_call[name]
+        held = guard.acquire(timeout=CALL_GRACE)
+        try:
+            greenlet.kill(block=True)
+        finally:
+            if held:
+                guard.release()
 
     def hurry(self) -> None:
         """Make a :meth:`stop` under way stop waiting for in-flight jobs (a second SIGTERM)."""
@@ -301,6 +337,8 @@ class Server:
         if self._in_flight:
             logger.warning("worker %s: killing %d jobs still running at shutdown", self.id, len(self._in_flight))
             gevent.killall(list(self._in_flight.values()), block=True)
+        if self._own_parent:
+            self.parent.kill()  # the idle runners: nothing else would end them
 
     def _flush_at_stop(self, tries: int = 3) -> None:
         for attempt in range(tries):
@@ -334,25 +372,34 @@ class Server:
     # -- fetching and running -----------------------------------------------------------------
 
     def _fetch_once(self) -> None:
+        in_call = self._in_call["fetch"]
         if clock.monotonic() >= self._reconcile_at:
-            self._reconcile()
-        free = self.concurrency - len(self._in_flight)
-        if free <= 0:
-            self._slot_free.clear()
-            self._slot_free.wait()
-            return
-        want = min(free, self.fetch_batch)
+            with in_call:
+                self._reconcile()
+        slots = self.slots
+        granted = slots.acquire(self.fetch_batch, self.rank)
+        jobs: list = []
         try:
-            jobs, missing = self.processing_list.fetch(want)
+            with in_call:
+                jobs, missing = self.processing_list.fetch(granted)
             if not jobs and not missing:
+                # Block holding one slot only: the others may serve another queue meanwhile.
+                slots.release(granted - 1)
+                granted = 1
+                slots.idle(self.rank)
                 claimed = self.processing_list.wait(self.block_timeout)
                 if claimed is None:
                     return
-                jobs, missing = self.processing_list.fetch(want - 1, claimed)
+                more = slots.try_acquire(self.fetch_batch - 1, self.rank)
+                granted += more
+                with in_call:
+                    jobs, missing = self.processing_list.fetch(more, claimed)
         except Exception:
             # The reply may have been lost after Redis moved ids into our pending list.
             self._reconcile_at = 0.0
             raise
+        finally:
+            slots.release(granted - len(jobs) // 3)
         if missing:
             logger.warning("dropped %d jobs whose payload was missing: %s", len(missing), missing[:10])
         spawn = self.parent.spawn
@@ -394,21 +441,25 @@ class Server:
             except _SHUTDOWN:
                 raise  # not a failure: the job stays pending and stop() puts it back
             except BaseException as error:  # gevent.Timeout raised by the job itself included
-                self._fail(job_id, attempts, error)
+                self._fail(job_id, attempts, error, not isinstance(error, Unretryable), job_max_attempts(job))
                 return
             self._unsettled.add(job_id)
             self._completed.append(job_id)
             self._settle_wakeup.set()
         finally:
             self._in_flight.pop(job_id, None)
+            self.slots.release()
             self._slot_free.set()
 
-    def _fail(self, job_id: str, attempts: int, error: BaseException, retryable: bool = True) -> None:
-        decision = self.policy.decide(attempts, retryable)
+    def _fail(
+        self, job_id: str, attempts: int, error: BaseException, retryable: bool = True,
+        max_attempts: Optional[int] = None,
+    ) -> None:
+        decision = self.policy.decide(attempts, retryable, max_attempts)
         if decision.retry:
             logger.error(
                 "job %s failed (attempt %d of %s); retrying in %.1f s",
-                job_id, attempts, self.policy.max_attempts or "unlimited", decision.delay,
+                job_id, attempts, max_attempts or self.policy.max_attempts or "unlimited", decision.delay,
                 exc_info=error,
             )
             entry = (job_id, clock.now() + decision.delay, None)
@@ -425,7 +476,8 @@ class Server:
         if not (self._completed or self._failed):
             self._settle_wakeup.clear()
             self._settle_wakeup.wait()
-        self._flush()
+        with self._in_call["settle"]:
+            self._flush()
 
     def _flush(self) -> None:
         """Report finished jobs to Redis. A batch is taken off the queue only once Redis took it."""
@@ -456,7 +508,8 @@ class Server:
         try:
             pubsub.subscribe(self.keys.wakeup)
             while True:
-                _, following = self.queue.delayed_jobs.promote_all()
+                with self._in_call["promote"]:
+                    _, following = self.queue.delayed_jobs.promote_all()
                 wait = self.resolution
                 if following is not None:
                     wait = min(wait, max(0.0, following - clock.now()))
@@ -503,7 +556,8 @@ class Server:
                 continue
             error = {
                 "type": "WorkerLost",
-                "message": f"worker {worker_id} stopped heartbeating while running it",
+                "message": f"abandoned: worker {worker_id} stopped heartbeating while running it, "
+                f"and no attempts were left (max_attempts {self.policy.max_attempts})",
                 "traceback": "",
                 "worker": worker_id,
                 "failed_at": now,
