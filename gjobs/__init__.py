@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "Server": "gjobs.server",
+    "MultiServer": "gjobs.multi_server",
     "JobTimeout": "gjobs.server",
     "Queue": "gjobs.queue",
     "EnqueueError": "gjobs.queue",
@@ -41,6 +42,7 @@ __all__ = [
     "EnqueueError",
     "JSONCoder",
     "JobTimeout",
+    "MultiServer",
     "NotReplicatedError",
     "Queue",
     "RedisVersionError",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .connection import NotReplicatedError, RedisVersionError, connect
     from .dead_set import DeadJob
     from .format import format_count
+    from .multi_server import MultiServer
     from .queue import EnqueueError, Queue
     from .retries import RetryPolicy, Unretryable, default_backoff
     from .server import JobTimeout, Server

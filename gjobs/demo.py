@@ -18,6 +18,7 @@ import gevent
 from . import clock
 from .connection import connect, redact
 from .embedded import RedisProcess, available
+from .keys import QUEUES
 from .server import Server
 
 logger = logging.getLogger("gjobs.demo")
@@ -91,6 +92,8 @@ def run_demo(args: argparse.Namespace) -> int:
             server.stop(timeout=5)
             server.queue.purge_dead()
             client.delete(*[getattr(server.keys, name) for name in ("jobs", "attempts", "completed")])
+            if prefix != args.prefix:
+                client.srem(QUEUES, prefix)  # a queue of the demo's own: forget it
         return 0
     finally:
         if process is not None:

@@ -11,6 +11,13 @@ import re
 
 _VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
+#: set: the names (prefixes) of the queues a worker has ever started on, so that ``gjobs stats``
+#: finds every queue without scanning the keyspace. It belongs to no queue, so it is the one key
+#: outside any ``{prefix}`` hash tag: only single-key commands (SADD, SMEMBERS) touch it, never a
+#: script, which keeps it valid on a cluster. It cannot clash with a queue's keys, which all
+#: start with ``{``.
+QUEUES = "gjobs:queues"
+
 
 class Keys:
     """The key names of one queue.

@@ -8,25 +8,34 @@ own ready list, so a job on one queue never waits out another queue's block time
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
 from typing import Any, List, Optional, Sequence
 
 import gevent
-import gevent.pool
 
 from .coder import DEFAULT
-from .server import DEFAULT_CONCURRENCY, Server
+from .runners import Runners
+from .server import DEFAULT_CONCURRENCY, Server, _positive
 from .slots import Slots
+
+logger = logging.getLogger("gjobs")
 
 
 class MultiServer:
     """Runs ``queues`` (prefixes, highest priority first) with ``delegate``.
 
-    ``concurrency`` bounds the jobs running at once over all queues. Priority is strict unless
-    ``weights`` (one positive number per queue) is given: then a freed slot goes to a waiting
-    queue at random, in proportion to its weight. Other options are those of ``Server``.
+    ``concurrency`` bounds the jobs running at once over all queues (and the jobs taken from
+    Redis and not yet finished). Priority is strict unless ``weights`` (one positive number per
+    queue) is given: then a freed slot goes to a waiting queue at random, in proportion to its
+    weight. Other options are those of ``Server``; ``parent`` is shared by all queues (by
+    default ``concurrency`` reusable greenlets).
+
+    A queue with nothing to do blocks on its own ready list holding one slot, so that the job it
+    receives starts at once: give at least one slot per queue. With fewer, queues take turns to
+    block, and a job may wait up to ``block_timeout`` per other queue.
     """
 
     def __init__(
@@ -44,13 +53,27 @@ class MultiServer:
         **options: Any,
     ) -> None:
         queues = list(queues)
+        concurrency = _positive("concurrency", concurrency, integer=True)
         if not queues or len(set(queues)) != len(queues):
             raise ValueError(f"queues must be distinct names, at least one: {queues!r}")
         if weights is not None and len(weights) != len(queues):
             raise ValueError(f"give one weight per queue: {len(queues)} queues, {len(weights)} weights")
+        # A bounded parent smaller than the limit lowers it: taking more jobs than can start
+        # would hold them in a pending list while another worker could run them.
+        size = getattr(parent, "size", None)
+        if isinstance(size, int) and 0 < size < concurrency:
+            concurrency = size
         self.slots = Slots(concurrency, weights)
+        if concurrency < len(queues):
+            logger.warning(
+                "concurrency %d is below the number of queues (%d): idle queues take turns to wait "
+                "for jobs, and a job may wait a block timeout per other queue before it starts",
+                concurrency, len(queues),
+            )
         worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        parent = parent if parent is not None else gevent.pool.Group()
+        self._own_parent = parent is None  # our runners are ours to end at stop
+        parent = parent if parent is not None else Runners(concurrency)
+        self.parent = parent
         self.servers: List[Server] = [
             Server(delegate, client, prefix=name, coder=coder, resolution=resolution, parent=parent,
                    concurrency=concurrency, slots=self.slots, rank=rank, worker_id=worker_id, **options)
@@ -84,13 +107,37 @@ class MultiServer:
         """Enqueue ``job`` on ``queue`` (the highest-priority one by default)."""
         return (self.server(queue) if queue else self.servers[0]).call(job)
 
+    @property
+    def concurrency(self) -> int:
+        """Jobs run at once over all queues."""
+        return self.slots.total
+
     def start(self) -> bool:
-        started = [server.start() for server in self.servers]
-        return any(started)
+        """Start every queue, highest priority first. Returns False if already started.
+
+        If one cannot start, those already started are stopped and the error is raised.
+        """
+        if self.running:
+            return False
+        try:
+            for server in self.servers:
+                server.start()
+        except BaseException:
+            try:
+                self.stop(timeout=0)
+            except Exception:
+                logger.exception("worker %s: could not stop the queues already started", self.id)
+            raise
+        return True
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Stop every queue at once (fetching stops everywhere before any waiting begins)."""
-        gevent.joinall([gevent.spawn(server.stop, timeout) for server in self.servers], raise_error=True)
+        """Stop every queue at once (fetching stops everywhere before any waiting begins), with
+        the contract of :meth:`Server.stop`."""
+        try:
+            gevent.joinall([gevent.spawn(server.stop, timeout) for server in self.servers], raise_error=True)
+        finally:
+            if self._own_parent and not self.running:
+                self.parent.kill()  # the idle runners: nothing else would end them
 
     def hurry(self) -> None:
         for server in self.servers:

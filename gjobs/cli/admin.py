@@ -3,8 +3,10 @@
 ``gjobs stats [--watch]``, ``gjobs enqueue JSON [--at WHEN | --in DELAY]``,
 ``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``. Every subcommand takes
 ``--redis-url`` (default ``$REDIS_URL``), ``--prefix`` and ``--json``; output is a table for
-people, or JSON for scripts. Errors are one line on stderr: exit status 2 for bad input, 1 when
-Redis cannot be reached or refuses. Passwords in URLs are never printed.
+people, or JSON for scripts. ``stats`` and ``workers`` show every queue a worker has started on
+(the registry at :data:`gjobs.keys.QUEUES`) unless ``--prefix`` names some. Errors are one line
+on stderr: exit status 2 for bad input, 1 when Redis cannot be reached or refuses. Passwords in
+URLs are never printed.
 
 It needs no gevent: it is a plain synchronous client, like a cron script.
 """
@@ -27,7 +29,7 @@ from gjobs import clock
 from gjobs.coder import parse_time
 from gjobs.connection import DEFAULT_URL, connect, redact, server_version
 from gjobs.format import format_count
-from gjobs.keys import Keys
+from gjobs.keys import QUEUES, Keys
 from gjobs.queue import Queue
 
 PROG = "gjobs"
@@ -129,7 +131,7 @@ def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False) -> Non
                         help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
     if many_prefixes:
         parser.add_argument("--prefix", dest="prefixes", action="append", type=_prefix, metavar="PREFIX",
-                            help="queue to show (repeatable; default: gjobs)")
+                            help="queue to show (repeatable; default: every queue a worker has started on)")
     else:
         parser.add_argument("--prefix", default="gjobs", type=_prefix, help="queue name (default: gjobs)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -178,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--all", action="store_true", help="every dead job of the queue")
         sub.set_defaults(run=cmd_dead_change, verb=action)
 
-    workers = commands.add_parser("workers", help="the live workers of a queue")
-    _common(workers)
+    workers = commands.add_parser("workers", help="the live workers of each queue")
+    _common(workers, many_prefixes=True)
     workers.set_defaults(run=cmd_workers)
 
     ping = commands.add_parser("ping", help="check that Redis answers, and how fast")
@@ -191,15 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands ---------------------------------------------------------------------------------
 
 
+def known_queues(client: Any) -> List[str]:
+    """The queues a worker has started on, sorted; ``["gjobs"]`` (the default queue) when none has."""
+    names = sorted(name.decode() if isinstance(name, bytes) else name for name in client.smembers(QUEUES))
+    return names or ["gjobs"]
+
+
 def cmd_stats(args: argparse.Namespace, client: Any, out: TextIO) -> int:
-    queues = [Queue(client, prefix) for prefix in (args.prefixes or ["gjobs"])]
     if args.count and not args.watch:
         raise UsageError("--count goes with --watch")
     shown = 0
     try:
         while True:
             now = clock.now()
-            stats = [queue.stats() for queue in queues]
+            # Looked up at every refresh, so that a watch shows queues started meanwhile.
+            stats = [Queue(client, name).stats() for name in (args.prefixes or known_queues(client))]
             if args.json:
                 _print_json(out, {"time": now, "queues": stats})
             else:
@@ -329,21 +337,26 @@ def cmd_dead_change(args: argparse.Namespace, client: Any, out: TextIO) -> int:
 
 
 def cmd_workers(args: argparse.Namespace, client: Any, out: TextIO) -> int:
-    workers = Queue(client, args.prefix).stats()["workers"]
+    names = args.prefixes or known_queues(client)
+    # A worker running several queues is listed once per queue, with what it runs of each.
+    workers = [dict(worker, queue=name) for name in names for worker in Queue(client, name).stats()["workers"]]
     if args.json:
-        _print_json(out, {"prefix": args.prefix, "workers": workers})
+        _print_json(out, {"queues": names, "workers": workers})
         return 0
     if not workers:
-        out.write(f"no live workers on {args.prefix}\n")
+        out.write(f"no live workers on {', '.join(names)}\n")
         return 0
     now = clock.now()
     rows = [
-        [w["id"], str(w.get("host", "?")), str(w.get("pid", "?")),
+        [w["queue"], w["id"], str(w.get("host", "?")), str(w.get("pid", "?")),
          f"{w.get('pending', 0)}/{w.get('concurrency', '?')}",
          _age(now - w["started_at"]) if w.get("started_at") else "?", f"{_age(now - w['last_beat'])} ago"]
         for w in workers
     ]
-    out.write(_table(["WORKER", "HOST", "PID", "RUNNING", "UP", "LAST BEAT"], rows))
+    headers = ["QUEUE", "WORKER", "HOST", "PID", "RUNNING", "UP", "LAST BEAT"]
+    if len(names) == 1:  # the queue goes without saying
+        headers, rows = headers[1:], [row[1:] for row in rows]
+    out.write(_table(headers, rows))
     return 0
 
 

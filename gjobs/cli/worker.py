@@ -1,4 +1,5 @@
-"""``gjobs-worker``: run a queue's jobs with a delegate loaded by import path.
+"""``gjobs-worker``: run the jobs of one queue, or of several by priority, with a delegate loaded
+by import path.
 
 gevent patches the standard library first, before redis-py, ssl or the user's code are
 imported: everything the delegate does then yields to other jobs while it waits on I/O.
@@ -15,13 +16,15 @@ import math  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
-from typing import Any, List, Optional  # noqa: E402
+from typing import Any, List, Optional, Union  # noqa: E402
 
 import gevent  # noqa: E402
 
 import gjobs  # noqa: E402
 from gjobs import clock  # noqa: E402
 from gjobs.connection import DEFAULT_URL, connect, redact  # noqa: E402
+from gjobs.keys import Keys  # noqa: E402
+from gjobs.multi_server import MultiServer  # noqa: E402
 from gjobs.retries import DEFAULT_MAX_ATTEMPTS  # noqa: E402
 from gjobs.server import (  # noqa: E402
     DEFAULT_CONCURRENCY,
@@ -74,6 +77,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def queue_name(text: str) -> str:
+    try:
+        Keys(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def weights(text: str) -> List[float]:
+    """``5,3,1`` -> ``[5.0, 3.0, 1.0]``: positive numbers, one per ``--queue``."""
+    values = [_number(part) for part in text.split(",")]
+    if any(value <= 0 for value in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every weight must be more than 0")
+    return values
+
+
 def attempts(text: str) -> Optional[int]:
     if text.lower() in ("none", "unlimited", "0"):
         return None
@@ -94,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", default=None,
                         help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
     parser.add_argument("--prefix", default="gjobs", help="queue name (default: gjobs)")
+    parser.add_argument("--queue", dest="queues", action="append", type=queue_name, metavar="NAME",
+                        help="a queue to run, instead of --prefix; repeat it to run several with one "
+                        "--concurrency limit, in strict priority in the order given")
+    parser.add_argument("--weights", type=weights, metavar="W1,W2,...",
+                        help="with several --queue: share the slots at random in proportion to these "
+                        "weights, one per queue (e.g. 5,3,1), instead of strict priority")
     parser.add_argument("--concurrency", type=positive_int, default=DEFAULT_CONCURRENCY,
                         help=f"jobs run at once (default: {DEFAULT_CONCURRENCY})")
     parser.add_argument("--resolution", type=positive_float, default=10.0,
@@ -159,9 +184,28 @@ def server_options(args: argparse.Namespace) -> dict:
     )
 
 
-def run(server: Server, status_interval: float, burst: bool = False) -> None:
+def queue_names(args: argparse.Namespace) -> List[str]:
+    """The queues to run, highest priority first: ``--queue`` options, else ``--prefix``."""
+    if not args.queues:
+        if args.weights:
+            raise UsageError("--weights goes with several --queue")
+        return [args.prefix]
+    if args.prefix != "gjobs":
+        raise UsageError("use --queue (repeatable) or --prefix to name the queues, not both")
+    return args.queues
+
+
+def build_server(args: argparse.Namespace, delegate: Any, client: Any) -> Union[Server, MultiServer]:
+    """A ``Server`` for one queue (``--prefix``, or a single ``--queue``), else a ``MultiServer``."""
+    queues = queue_names(args)
+    if len(queues) == 1 and not args.weights:
+        return Server(delegate, client, prefix=queues[0], **server_options(args))
+    return MultiServer(delegate, client, queues, weights=args.weights, **server_options(args))
+
+
+def run(server: Union[Server, MultiServer], status_interval: float, burst: bool = False) -> None:
     """Run ``server`` until SIGINT/SIGTERM (a second one skips the wait for running jobs), or, in
-    burst mode, until nothing is ready, due or running."""
+    burst mode, until nothing is ready, due or running on any of its queues."""
     stopping: List[gevent.Greenlet] = []
 
     def on_signal(signum: int) -> None:
@@ -194,9 +238,13 @@ def run(server: Server, status_interval: float, burst: bool = False) -> None:
         server.stop()
 
 
-def _idle(server: Server) -> bool:
+def _idle(server: Union[Server, MultiServer]) -> bool:
     if server.in_progress:
         return False
+    return all(_queue_idle(one) for one in getattr(server, "servers", [server]))
+
+
+def _queue_idle(server: Server) -> bool:
     next_due = server.queue.delayed_jobs.next_due()
     due_now = next_due is not None and next_due <= clock.now()
     # An id taken by a blocking fetch sits in the pending list before it is in flight here; an
@@ -204,13 +252,22 @@ def _idle(server: Server) -> bool:
     return not due_now and server.queue.ready_list.size() == 0 and server.processing_list.size() == 0
 
 
-def _log_status(server: Server, interval: float) -> None:
+def _log_status(server: Union[Server, MultiServer], interval: float) -> None:
     while True:
         gevent.sleep(interval)
         try:
             logger.info("status %s", server.status_string())
         except Exception as error:
             logger.warning("status unavailable: %s: %s", type(error).__name__, error)
+
+
+def _describe(server: Union[Server, MultiServer]) -> str:
+    if isinstance(server, Server):
+        return f"queue {server.keys.prefix!r}"
+    if server.slots.weights is None:
+        return f"queues {', '.join(server.queues)} (strict priority, in this order)"
+    shares = ", ".join(f"{name}={weight:g}" for name, weight in zip(server.queues, server.slots.weights))
+    return f"queues {shares} (weighted)"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -234,11 +291,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             raise UsageError("name a delegate (MODULE:ATTR), or --import the modules of your tasks, or use --demo")
         url = args.redis_url or os.environ.get("REDIS_URL") or DEFAULT_URL
+        queue_names(args)  # bad input is reported before connecting
         try:
-            server = Server(delegate, connect(url), prefix=args.prefix, **server_options(args))
+            server = build_server(args, delegate, connect(url))
         except ValueError as error:
             raise UsageError(str(error)) from None
-        logger.info("gjobs %s: queue %r on %s", gjobs.__version__, args.prefix, redact(url))
+        logger.info("gjobs %s: %s on %s", gjobs.__version__, _describe(server), redact(url))
         run(server, args.status_interval, args.burst)
         return 0
     except UsageError as error:
