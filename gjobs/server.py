@@ -33,6 +33,7 @@ from .connection import check_version, clone, in_process, socket_timeout
 from .dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT, DeadSet
 from .format import format_count
 from .heartbeat import Heartbeat
+from .keys import QUEUES
 from .processing_list import ProcessingList, WorkerRegistry
 from .queue import Queue
 from .retries import DEFAULT_MAX_ATTEMPTS, Backoff, RetryPolicy, Unretryable, default_backoff, job_max_attempts
@@ -236,11 +237,17 @@ class Server:
                 "call gevent.monkey.patch_all() first (gjobs-worker does)"
             )
         check_version(self.client, f"{self.keys.tag}:probe")
-        self.started_at = clock.now()
+        self.client.sadd(QUEUES, self.keys.prefix)  # so that `gjobs stats` finds this queue
         self._hurry.clear()
         self._stopped.clear()
         self._registered = False
-        self.beat()
+        self.started_at = clock.now()
+        try:
+            self.beat()
+        except BaseException:
+            self.started_at = None  # not running: a later start() tries again, stop() does nothing
+            raise
+        self.slots.enter(self.rank)  # lower-ranked queues sharing the slots wait for its first fetch
         self._greenlets = [
             gevent.spawn(self._forever, "fetch", self._fetch_once),
             gevent.spawn(self._forever, "settle", self._settle_once),
@@ -397,6 +404,7 @@ class Server:
         except Exception:
             # The reply may have been lost after Redis moved ids into our pending list.
             self._reconcile_at = 0.0
+            slots.idle(self.rank)  # while this loop backs off, lower-ranked queues need not wait
             raise
         finally:
             slots.release(granted - len(jobs) // 3)

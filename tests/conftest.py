@@ -14,6 +14,7 @@ import fakeredis  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
 
+from gjobs import Server  # noqa: E402
 from gjobs.embedded import RedisProcess  # noqa: E402
 
 
@@ -52,3 +53,20 @@ def prefix():
 @pytest.fixture(autouse=True)
 def _gjobs_logs(caplog):
     caplog.set_level(logging.INFO, logger="gjobs")
+
+
+@pytest.fixture
+def make_server(client, prefix):
+    """``make(delegate, **options)``: a Server on this test's queue (heartbeat 0.5 s unless
+    given), stopped at the end of the test."""
+    servers = []
+
+    def make(delegate, **options):
+        options.setdefault("heartbeat_interval", 0.5)
+        server = Server(delegate, client, prefix=prefix, **options)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop(timeout=1)

@@ -34,21 +34,6 @@ def boom(job):
 
 
 @pytest.fixture
-def make_server(client, prefix):
-    servers = []
-
-    def make(delegate, **options):
-        options.setdefault("heartbeat_interval", 0.5)
-        server = Server(delegate, client, prefix=prefix, **options)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop(timeout=1)
-
-
-@pytest.fixture
 def queue(client, prefix):
     return Queue(client, prefix)
 

@@ -9,7 +9,7 @@ import gevent
 import gevent.event
 import pytest
 
-from gjobs import Queue, Server
+from gjobs import Queue
 from gjobs.processing_list import ProcessingList, WorkerRegistry
 from tests.fault_delegates import WorkerProcess
 from tests.helpers import wait_for
@@ -32,21 +32,6 @@ class Gated:
 @pytest.fixture
 def queue(client, prefix):
     return Queue(client, prefix)
-
-
-@pytest.fixture
-def make_server(client, prefix):
-    servers = []
-
-    def make(delegate, **options):
-        options.setdefault("heartbeat_interval", 0.5)
-        server = Server(delegate, client, prefix=prefix, **options)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop(timeout=1)
 
 
 def leftovers(queue, worker_id):

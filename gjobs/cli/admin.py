@@ -26,6 +26,7 @@ import redis
 
 import gjobs
 from gjobs import clock
+from gjobs.cli.types import non_negative_int, positive_float, positive_int
 from gjobs.coder import parse_time
 from gjobs.connection import DEFAULT_URL, connect, redact, server_version
 from gjobs.format import format_count
@@ -93,36 +94,6 @@ def _time(text: str) -> float:
     return due
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
-
-
-def _offset(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
 # -- the parser -------------------------------------------------------------------------------
 
 
@@ -145,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", help="the status line of each queue and of its workers")
     _common(stats, many_prefixes=True)
-    stats.add_argument("--watch", nargs="?", const=DEFAULT_WATCH_INTERVAL, type=_positive_float,
+    stats.add_argument("--watch", nargs="?", const=DEFAULT_WATCH_INTERVAL, type=positive_float,
                        metavar="SECONDS",
                        help=f"refresh every SECONDS (default {DEFAULT_WATCH_INTERVAL:g}) until Ctrl-C")
-    stats.add_argument("--count", type=_count, metavar="N", help="with --watch: stop after N refreshes")
+    stats.add_argument("--count", type=positive_int, metavar="N", help="with --watch: stop after N refreshes")
     stats.set_defaults(run=cmd_stats)
 
     enqueue = commands.add_parser("enqueue", help="enqueue a JSON job (or a JSON list of jobs)")
@@ -165,9 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     dead_commands.required = True
     listing = dead_commands.add_parser("list", help="the most recent dead jobs")
     _common(listing)
-    listing.add_argument("--limit", type=_count, default=DEFAULT_DEAD_LIMIT,
+    listing.add_argument("--limit", type=positive_int, default=DEFAULT_DEAD_LIMIT,
                          help=f"how many to show (default {DEFAULT_DEAD_LIMIT})")
-    listing.add_argument("--offset", type=_offset, default=0, help="skip this many of the most recent")
+    listing.add_argument("--offset", type=non_negative_int, default=0, help="skip this many of the most recent")
     listing.set_defaults(run=cmd_dead_list)
     show = dead_commands.add_parser("show", help="one dead job in full, with its traceback")
     _common(show)

@@ -12,7 +12,6 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -22,8 +21,15 @@ import gevent  # noqa: E402
 
 import gjobs  # noqa: E402
 from gjobs import clock  # noqa: E402
+from gjobs.cli.types import (  # noqa: E402
+    attempts,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    queue_name,
+    weights,
+)
 from gjobs.connection import DEFAULT_URL, connect, redact  # noqa: E402
-from gjobs.keys import Keys  # noqa: E402
 from gjobs.multi_server import MultiServer  # noqa: E402
 from gjobs.retries import DEFAULT_MAX_ATTEMPTS  # noqa: E402
 from gjobs.server import (  # noqa: E402
@@ -41,62 +47,6 @@ DEFAULT_STATUS_INTERVAL = 5.0
 
 class UsageError(Exception):
     """Bad input at the command line: reported in one line, exit status 2."""
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
-
-
-def queue_name(text: str) -> str:
-    try:
-        Keys(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
-def weights(text: str) -> List[float]:
-    """``5,3,1`` -> ``[5.0, 3.0, 1.0]``: positive numbers, one per ``--queue``."""
-    values = [_number(part) for part in text.split(",")]
-    if any(value <= 0 for value in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: every weight must be more than 0")
-    return values
-
-
-def attempts(text: str) -> Optional[int]:
-    if text.lower() in ("none", "unlimited", "0"):
-        return None
-    return positive_int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
