@@ -8,20 +8,24 @@ of the :class:`~gjobs.server.Server`, so producers and workers can never disagre
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
+import os
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from . import clock
 from .coder import DEFAULT, parse_time
+from .connection import NotReplicatedError, is_cluster, node_client
 from .dead_set import DeadJob, DeadSet
 from .delayed_jobs import DelayedJobs
 from .job_store import JobStore
 from .keys import Keys
 from .processing_list import WorkerRegistry
 from .ready_list import ReadyList
+from .tasks import task as _task
 
 #: Jobs sent per script call by :meth:`Queue.enqueue_many`.
 ENQUEUE_CHUNK = 500
+#: Seconds an enqueue waits for ``wait_replicas`` replicas to acknowledge it.
+DEFAULT_WAIT_TIMEOUT = 1.0
 
 
 class EnqueueError(Exception):
@@ -33,15 +37,31 @@ class EnqueueError(Exception):
 
 
 def new_id() -> str:
-    """A fresh job id: 32 hex digits of randomness."""
-    return uuid.uuid4().hex
+    """A fresh job id: 32 hex digits from the OS's random source (as ``uuid4().hex``, but
+    without building a UUID object: it shows in the cost of ``enqueue_many``)."""
+    return os.urandom(16).hex()
 
 
 class Queue:
-    """One queue (``prefix``) on one Redis, as producers and operators see it."""
+    """One queue (``prefix``) on one Redis, as producers and operators see it.
 
-    def __init__(self, client: Any, prefix: str = "gjobs", coder: Any = DEFAULT) -> None:
+    ``wait_replicas`` (0: off) makes every enqueue wait, with ``WAIT``, until that many replicas
+    hold the new jobs, for up to ``wait_timeout`` seconds; when fewer did, it raises
+    :class:`~gjobs.connection.NotReplicatedError` (the jobs are on the master, but a failover
+    could still lose them). An acknowledged enqueue then survives the failover of its master.
+    """
+
+    def __init__(
+        self, client: Any, prefix: str = "gjobs", coder: Any = DEFAULT, *,
+        wait_replicas: int = 0, wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> None:
+        if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
+            raise ValueError(f"wait_replicas must be a whole number, 0 or more, not {wait_replicas!r}")
+        if not wait_timeout > 0:
+            raise ValueError(f"wait_timeout must be a positive number of seconds, not {wait_timeout!r}")
         self.client = client
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = wait_timeout
         self.keys = Keys(prefix)
         self.coder = coder
         self.job_store = JobStore(client, self.keys)
@@ -51,11 +71,18 @@ class Queue:
         self.registry = WorkerRegistry(client, self.keys)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "gjobs", coder: Any = DEFAULT, **options: Any) -> "Queue":
-        """A queue on the Redis at ``url`` (see :func:`gjobs.connection.connect`)."""
+    def from_url(
+        cls, url: str, prefix: str = "gjobs", coder: Any = DEFAULT, *,
+        wait_replicas: int = 0, wait_timeout: float = DEFAULT_WAIT_TIMEOUT, **options: Any,
+    ) -> "Queue":
+        """A queue on the Redis, Cluster or Sentinel service at ``url`` (see
+        :func:`gjobs.connection.connect`; ``options`` go to it)."""
         from .connection import connect
 
-        return cls(connect(url, **options), prefix=prefix, coder=coder)
+        return cls(
+            connect(url, **options), prefix=prefix, coder=coder,
+            wait_replicas=wait_replicas, wait_timeout=wait_timeout,
+        )
 
     @property
     def prefix(self) -> str:
@@ -122,15 +149,7 @@ class Queue:
             now = [(job_id, payload) for job_id, due, payload in part if due is None]
             later = [entry for entry in part if entry[1] is not None]
             try:
-                if now and later:
-                    pipe = self.client.pipeline(transaction=False)
-                    self.ready_list.add(now, client=pipe)
-                    self.delayed_jobs.add(later, client=pipe)
-                    pipe.execute()
-                elif now:
-                    self.ready_list.add(now)
-                else:
-                    self.delayed_jobs.add(later)
+                self._store(now, later)
             except Exception as error:
                 if len(prepared) == 1:
                     raise
@@ -140,6 +159,37 @@ class Queue:
                 ) from error
             written += [entry[0] for entry in part]
         return written
+
+    def _store(self, now: list, later: list) -> None:
+        """Write one chunk of ready and delayed jobs, in one round trip when the client allows."""
+        if self.wait_replicas:
+            # WAIT counts the writes of its own connection: same pipeline, same server.
+            pipe = node_client(self.client, self.keys.jobs).pipeline(transaction=False)
+        elif now and later and not is_cluster(self.client):
+            pipe = self.client.pipeline(transaction=False)
+        else:
+            pipe = None  # a cluster pipeline cannot run scripts: one call each
+        if now:
+            self.ready_list.add(now, client=pipe)
+        if later:
+            self.delayed_jobs.add(later, client=pipe)
+        if pipe is None:
+            return
+        if self.wait_replicas:
+            pipe.execute_command("WAIT", self.wait_replicas, max(1, int(self.wait_timeout * 1000)))
+        replies = pipe.execute()
+        if self.wait_replicas and replies[-1] < self.wait_replicas:
+            raise NotReplicatedError(
+                f"{replies[-1]} of {self.wait_replicas} replicas acknowledged the enqueue "
+                f"within {self.wait_timeout} s"
+            )
+
+    def task(self, fn: Any = None, **options: Any) -> Any:
+        """Register ``fn`` as a task whose jobs go to this queue: ``@queue.task`` or
+        ``@queue.task(max_attempts=3, timeout=30)`` (see :func:`gjobs.tasks.task`)."""
+        if "queue" in options:
+            raise TypeError("queue.task sends jobs to its own queue; use gjobs.task(queue=...) for another")
+        return _task(fn, queue=self, **options)
 
     # -- inspect ------------------------------------------------------------------------------
 
