@@ -18,6 +18,7 @@ import gevent
 from . import scripts
 from .connection import in_process
 from .keys import Keys
+from .lane import Lane
 
 #: Ids moved per release or recover call.
 MOVE_BATCH = 500
@@ -42,6 +43,11 @@ class ProcessingList:
         self._release = scripts.register(client, "release")
         self._poll = in_process(client)
         self._fetch_keys = [keys.ready, self.key, keys.jobs, keys.attempts, keys.missing]
+        self._complete_keys = [self.key, keys.jobs, keys.attempts, keys.completed]
+        # The fetch loop and the settle loop each call Redis once per batch, all the time: each
+        # gets a connection of its own (see gjobs.lane). Other callers go through the pool.
+        self._fetch_lane = Lane(client)
+        self._settle_lane = Lane(client)
 
     # -- taking jobs --------------------------------------------------------------------------
 
@@ -51,14 +57,14 @@ class ProcessingList:
         Returns ``(jobs, missing)``: ``jobs`` is a flat list ``id, payload, attempts, ...`` and
         ``missing`` the ids dropped because their payload was gone.
         """
-        jobs, missing = self._fetch(keys=self._fetch_keys, args=[count, claimed])
+        jobs, missing = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
         return jobs, missing
 
     def wait(self, timeout: float) -> Optional[str]:
         """Block up to ``timeout`` seconds for one ready id and move it into the pending list."""
         if self._poll:
             return self._poll_move(timeout)
-        moved = self.client.blmove(self.keys.ready, self.key, timeout, "RIGHT", "LEFT")
+        moved = self._fetch_lane.execute("BLMOVE", self.keys.ready, self.key, "RIGHT", "LEFT", timeout)
         return None if moved is None else _text(moved)
 
     def _poll_move(self, timeout: float, interval: float = 0.005) -> Optional[str]:
@@ -75,8 +81,7 @@ class ProcessingList:
 
     def complete(self, job_ids: Sequence[str]) -> int:
         """Settle finished jobs; returns how many were still this worker's."""
-        keys = [self.key, self.keys.jobs, self.keys.attempts, self.keys.completed]
-        return int(self._complete(keys=keys, args=list(job_ids)))
+        return int(self._settle_lane.run(self._complete, self._complete_keys, job_ids))
 
     def retry(self, job_id: str, when: float) -> int:
         """Move a failed job to the delayed set, due at ``when``."""
@@ -88,7 +93,7 @@ class ProcessingList:
 
     def _settle_failure(self, job_id: str, action: str, when: float, error: str) -> int:
         keys = [self.key, self.keys.delayed, self.keys.attempts, self.keys.dead, self.keys.dead_errors]
-        return int(self._fail(keys=keys, args=[job_id, action, repr(when), error, self.keys.wakeup]))
+        return int(self._settle_lane.run(self._fail, keys, (job_id, action, repr(when), error, self.keys.wakeup)))
 
     def requeue(self, job_ids: Iterable[str]) -> int:
         """Put ids still in this pending list back at the front of the ready list."""
@@ -106,6 +111,11 @@ class ProcessingList:
             total += int(released)
             if done:
                 return total
+
+    def close(self) -> None:
+        """Give the connections of the fetch and settle loops back to the client's pool."""
+        self._fetch_lane.close()
+        self._settle_lane.close()
 
     def ids(self) -> List[str]:
         """Every id in this pending list, newest first."""

@@ -55,6 +55,9 @@ DEFAULT_BLOCK_TIMEOUT = 1.0
 DEFAULT_FETCH_BATCH = 100
 #: Jobs reported complete per script call at most.
 SETTLE_BATCH = 500
+#: Seconds finished jobs wait to be reported together: one round trip for all of them rather
+#: than one per job or two, at the cost of running them again if the worker dies meanwhile.
+SETTLE_DELAY = 0.005
 #: Seconds a failing loop waits before trying again: the first wait, and the cap.
 RETRY_WAIT_FIRST = 0.1
 RETRY_WAIT_CAP = 5.0
@@ -484,11 +487,14 @@ class Server:
         if not (self._completed or self._failed):
             self._settle_wakeup.clear()
             self._settle_wakeup.wait()
+        if len(self._completed) < SETTLE_BATCH:
+            gevent.sleep(SETTLE_DELAY)  # let more jobs finish: one round trip reports them all
         with self._in_call["settle"]:
-            self._flush()
+            self._flush(once=True)
 
-    def _flush(self) -> None:
-        """Report finished jobs to Redis. A batch is taken off the queue only once Redis took it."""
+    def _flush(self, once: bool = False) -> None:
+        """Report finished jobs to Redis (one batch of each kind if ``once``, else all). A batch is
+        taken off the queue only once Redis took it."""
         buried = 0
         while self._completed or self._failed:
             if self._completed:
@@ -505,6 +511,8 @@ class Server:
                     buried += self.processing_list.bury(job_id, error["failed_at"], error)
                 self._failed.pop(0)
                 self._unsettled.discard(job_id)
+            if once:
+                break
         if buried:
             self.queue.dead_set.trim(self.dead_max, self.dead_max_age)
 

@@ -6,7 +6,7 @@
 -- KEYS[3]  job store hash    ({prefix}:jobs)
 -- KEYS[4]  attempts hash     ({prefix}:attempts)         id -> attempts started so far
 -- KEYS[5]  missing counter   ({prefix}:missing)          ids dropped because their payload was gone
--- ARGV[1]  how many more ids to take from the ready list (0 is fine)
+-- ARGV[1]  how many more ids to take from the ready list (0 is fine; a few thousand at most)
 -- ARGV[2]  an id already moved into the pending list by BLMOVE, or '' for none
 --
 -- Returns {jobs, missing}: jobs is a flat list id1, payload1, attempts1, ...; missing lists the
@@ -24,13 +24,27 @@ if want > 0 then
   end
 end
 local jobs, missing = {}, {}
+if #ids == 0 then return {jobs, missing} end
+-- A few commands per batch and none per job: from Lua, a command costs more than its work.
+-- The attempts are read and written back in one HMGET and one HSET; `counted` carries an id
+-- seen twice in one batch from its first count to its second, as two HINCRBYs would.
+local payloads = redis.call('HMGET', KEYS[3], unpack(ids))
+local counts = redis.call('HMGET', KEYS[4], unpack(ids))
+local counted, started = {}, {}
+local j, n = 0, 0  -- lengths of jobs and started: cheaper than the # operator in a loop
 for i = 1, #ids do
   local id = ids[i]
-  local payload = redis.call('HGET', KEYS[3], id)
+  local payload = payloads[i]
   if payload then
-    jobs[#jobs + 1] = id
-    jobs[#jobs + 1] = payload
-    jobs[#jobs + 1] = redis.call('HINCRBY', KEYS[4], id, 1)
+    local attempts = (counted[id] or tonumber(counts[i]) or 0) + 1
+    counted[id] = attempts
+    jobs[j + 1] = id
+    jobs[j + 2] = payload
+    jobs[j + 3] = attempts
+    j = j + 3
+    started[n + 1] = id
+    started[n + 2] = attempts
+    n = n + 2
   else
     redis.call('LREM', KEYS[2], -1, id)
     redis.call('HDEL', KEYS[4], id)
@@ -38,4 +52,5 @@ for i = 1, #ids do
     missing[#missing + 1] = id
   end
 end
+if n > 0 then redis.call('HSET', KEYS[4], unpack(started)) end
 return {jobs, missing}

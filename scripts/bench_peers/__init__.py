@@ -1,0 +1,25 @@
+"""The systems ``scripts/bench`` runs: gjobs and its peers, one module each.
+
+Every module has the same face:
+
+``LABEL``
+    how the tables name it (``version()`` adds the installed version);
+``GEVENT``
+    whether its worker process is monkey-patched by gevent before anything is imported;
+``enqueue(url, n) -> dict``
+    put ``n`` benchmark jobs on the queue, in the orchestrator process, and return the rates
+    measured while doing so (``enqueue`` one job per call; ``enqueue_many`` when it has one);
+``work(cfg, probe)``
+    run a worker in this process with ``cfg["concurrency"]`` jobs at once, every job calling
+    ``probe.job(...)``, until the process is killed.
+"""
+
+#: name on the command line -> module in this package
+SYSTEMS = {
+    "gjobs": "sys_gjobs",
+    "dramatiq": "sys_dramatiq",
+    "huey": "sys_huey",
+    "celery": "sys_celery",
+    "rq": "sys_rq",
+    "bare": "sys_bare",
+}

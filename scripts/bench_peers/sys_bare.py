@@ -1,0 +1,33 @@
+"""No queue at all: ``concurrency`` greenlets that run the job body in a loop. What gevent
+itself reaches on this machine: the bound every system here is measured against."""
+
+LABEL = "gevent alone (no queue)"
+GEVENT = True
+
+
+def version() -> str:
+    import gevent
+
+    return gevent.__version__
+
+
+def enqueue(url: str, n: int) -> dict:
+    return {}
+
+
+def work(cfg: dict, probe) -> None:
+    import gevent
+
+    concurrency = cfg["concurrency"]
+    share, extra = divmod(probe.total, concurrency)
+
+    def loop(count: int) -> None:
+        for _ in range(count):
+            probe.job()
+
+    probe.ready()
+    for i in range(concurrency):
+        gevent.spawn(loop, share + (1 if i < extra else 0))
+    probe.finished.wait()
+    probe.finished.clear()
+    probe.finished.wait()
