@@ -24,6 +24,9 @@ from .tasks import task as _task
 
 #: Jobs sent per script call by :meth:`Queue.enqueue_many`.
 ENQUEUE_CHUNK = 500
+#: The largest chunk allowed: the enqueue script unpacks a chunk's ids into one LPUSH, and Lua's
+#: unpack fails past a few thousand values.
+MAX_CHUNK = 2000
 #: Seconds an enqueue waits for ``wait_replicas`` replicas to acknowledge it.
 DEFAULT_WAIT_TIMEOUT = 1.0
 
@@ -134,6 +137,8 @@ class Queue:
         ``ValueError`` naming its index, and nothing is written. If Redis fails part-way,
         :class:`EnqueueError` says how many were written and carries their ids.
         """
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= MAX_CHUNK:
+            raise ValueError(f"chunk must be a whole number from 1 to {MAX_CHUNK}, not {chunk!r}")
         prepared = []
         for index, job in enumerate(jobs):
             try:

@@ -53,6 +53,8 @@ DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 DEFAULT_BLOCK_TIMEOUT = 1.0
 #: Jobs taken per fetch call at most (never more than there are free slots).
 DEFAULT_FETCH_BATCH = 100
+#: The largest ``fetch_batch`` allowed.
+MAX_FETCH_BATCH = 1000
 #: Jobs reported complete per script call at most.
 SETTLE_BATCH = 500
 #: Seconds finished jobs wait to be reported together: one round trip for all of them rather
@@ -174,6 +176,10 @@ class Server:
                 f"block_timeout ({block_timeout} s) must be below the client's socket_timeout ({read_timeout} s)"
             )
         self.fetch_batch = _positive("fetch_batch", fetch_batch, integer=True)
+        if self.fetch_batch > MAX_FETCH_BATCH:
+            # fetch.lua unpacks a batch's ids into single commands; Lua's unpack fails past a
+            # few thousand values, and the origin design's promotion died of exactly that.
+            raise ValueError(f"fetch_batch must be at most {MAX_FETCH_BATCH}, not {fetch_batch!r}")
         self.dead_max = dead_max
         self.dead_max_age = dead_max_age
         self.policy = RetryPolicy(max_attempts, backoff)

@@ -134,3 +134,17 @@ def test_from_url_connects_to_that_redis(redis_process, prefix):
         assert queue.ready_list.size() == 1
     finally:
         queue.client.close()
+
+
+@pytest.mark.parametrize("chunk", [0, 2001, 1.5, True])
+def test_enqueue_many_refuses_a_chunk_lua_could_not_unpack(client, prefix, chunk):
+    queue = Queue(client, prefix)
+    with pytest.raises(ValueError, match="chunk"):
+        queue.enqueue_many([{"n": 1}], chunk=chunk)
+    assert queue.ready_list.size() == 0
+
+
+def test_enqueue_many_with_the_largest_chunk_stores_every_job(client, prefix):
+    queue = Queue(client, prefix)
+    ids = queue.enqueue_many([{"n": n} for n in range(2500)], chunk=2000)
+    assert len(ids) == 2500 and queue.ready_list.size() == 2500

@@ -348,3 +348,15 @@ def test_a_redis_that_hides_its_version_and_lacks_lmove_is_refused():
 def test_the_session_redis_is_new_enough(real_client):
     assert server_version(real_client) >= (6, 2, 0)
     check_version(real_client)
+
+
+def test_a_fetch_batch_lua_could_not_unpack_is_refused(fake_client, prefix):
+    with pytest.raises(ValueError, match="fetch_batch"):
+        Server(Buffer(), fake_client, prefix=prefix, fetch_batch=1001)
+
+
+def test_the_largest_fetch_batch_takes_a_thousand_jobs_in_one_call(real_client, prefix):
+    server = Server(Buffer(), real_client, prefix=prefix, concurrency=1000, fetch_batch=1000)
+    server.queue.enqueue_many([{"n": n} for n in range(1000)])
+    jobs, missing = server.processing_list.fetch(1000)
+    assert len(jobs) == 3000 and missing == []
