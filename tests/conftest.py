@@ -17,6 +17,8 @@ import redis  # noqa: E402
 from gjobs import Server  # noqa: E402
 from gjobs.embedded import RedisProcess  # noqa: E402
 
+from .processes import Worker  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def redis_process():
@@ -70,3 +72,18 @@ def make_server(client, prefix):
     yield make
     for server in servers:
         server.stop(timeout=1)
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """``start(args, url=None)``: a ``python -m gjobs`` worker process, killed at the end of the test."""
+    started = []
+
+    def start(args, url=None):
+        worker = Worker(tmp_path, f"worker-{len(started)}", args, url)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()

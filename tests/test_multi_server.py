@@ -21,7 +21,6 @@ from gjobs.cli import worker as worker_cli
 from gjobs.keys import QUEUES
 
 from .helpers import wait_for
-from .test_worker_cli import Worker
 
 
 @pytest.fixture
@@ -300,20 +299,6 @@ def test_every_queue_registers_the_same_worker(client, names, multis):
 def worker_args(url, names, *extra):
     queues = [arg for name in names for arg in ("--queue", name)]
     return ["tests.delegates:record", "--redis-url", url, *queues, "--heartbeat-interval", "0.5", *extra]
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def start(args, url):
-        worker = Worker(tmp_path, f"worker-{len(started)}", args, url)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.kill()
 
 
 def test_the_jobs_of_a_killed_multi_queue_worker_are_recovered_on_every_queue(
