@@ -13,7 +13,7 @@ import logging
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional
 
 from . import clock, scripts
-from .keys import Keys
+from .keys import Keys, text
 
 logger = logging.getLogger("gjobs")
 
@@ -31,10 +31,6 @@ class DeadJob(NamedTuple):
     attempts: int
     error: dict
     failed_at: float
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class DeadSet:
@@ -59,7 +55,7 @@ class DeadSet:
         return None if score is None else self._describe([(job_id, score)])[0]
 
     def _describe(self, pairs: list) -> List[DeadJob]:
-        ids = [_text(member) for member, _ in pairs]
+        ids = [text(member) for member, _ in pairs]
         if not ids:
             return []
         pipe = self.client.pipeline(transaction=False)
@@ -77,7 +73,7 @@ class DeadSet:
         start = 0
         while True:
             batch = self.client.zrange(self.keys.dead, start, start + BATCH - 1)
-            yield from (_text(i) for i in batch)
+            yield from (text(i) for i in batch)
             if len(batch) < BATCH:
                 return
             start += BATCH
@@ -112,11 +108,11 @@ class DeadSet:
         victims: List[str] = []
         if max_age is not None:
             before = (clock.now() if now is None else now) - max_age
-            victims += map(_text, self.client.zrangebyscore(self.keys.dead, "-inf", f"({before!r}", 0, BATCH))
+            victims += map(text, self.client.zrangebyscore(self.keys.dead, "-inf", f"({before!r}", 0, BATCH))
         if max_count is not None:
             excess = self.size() - max_count
             if excess > 0:
-                victims += map(_text, self.client.zrange(self.keys.dead, 0, min(excess, BATCH) - 1))
+                victims += map(text, self.client.zrange(self.keys.dead, 0, min(excess, BATCH) - 1))
         purged = self.purge(dict.fromkeys(victims)) if victims else 0
         if purged:
             logger.warning(

@@ -26,3 +26,12 @@ def format_count(count: float) -> str:
         return str(count)
     # Python's round() rounds the binary value (1.235 -> 1.23); Ruby rounds the decimal one.
     return f"{math.floor(value * 100 + 0.5) / 100!r}{UNITS[unit]}"
+
+
+def format_status(ready: int, delayed: int, in_progress: int, completed: int) -> str:
+    """The status line, ``R=<ready> D=<delayed> P=<in progress>/<completed>``, each count as
+    :func:`format_count` writes it: ``R=3.42K D=1.23K P=7/2.34K``."""
+    return (
+        f"R={format_count(ready)} D={format_count(delayed)} "
+        f"P={format_count(in_progress)}/{format_count(completed)}"
+    )

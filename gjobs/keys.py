@@ -8,6 +8,7 @@ Queues with different prefixes hash to different slots, which is how they spread
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
@@ -17,6 +18,11 @@ _VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 #: script, which keeps it valid on a cluster. It cannot clash with a queue's keys, which all
 #: start with ``{``.
 QUEUES = "gjobs:queues"
+
+
+def text(value: Any) -> str:
+    """A key, member or id as Redis returned it (bytes, unless the client decodes replies) as str."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class Keys:

@@ -17,15 +17,11 @@ import gevent
 
 from . import scripts
 from .connection import in_process
-from .keys import Keys
+from .keys import Keys, text
 from .lane import Lane
 
 #: Ids moved per release or recover call.
 MOVE_BATCH = 500
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class ProcessingList:
@@ -65,14 +61,14 @@ class ProcessingList:
         if self._poll:
             return self._poll_move(timeout)
         moved = self._fetch_lane.execute("BLMOVE", self.keys.ready, self.key, "RIGHT", "LEFT", timeout)
-        return None if moved is None else _text(moved)
+        return None if moved is None else text(moved)
 
     def _poll_move(self, timeout: float, interval: float = 0.005) -> Optional[str]:
         deadline = time.monotonic() + timeout
         while True:
             moved = self.client.lmove(self.keys.ready, self.key, "RIGHT", "LEFT")
             if moved is not None:
-                return _text(moved)
+                return text(moved)
             if time.monotonic() >= deadline:
                 return None
             gevent.sleep(interval)
@@ -119,7 +115,7 @@ class ProcessingList:
 
     def ids(self) -> List[str]:
         """Every id in this pending list, newest first."""
-        return [_text(i) for i in self.client.lrange(self.key, 0, -1)]
+        return [text(i) for i in self.client.lrange(self.key, 0, -1)]
 
     def size(self) -> int:
         return self.client.llen(self.key)
@@ -142,7 +138,7 @@ class WorkerRegistry:
     def stale(self, before: float, limit: int = 16) -> List[str]:
         """Workers whose last beat is older than ``before``, oldest first."""
         ids = self.client.zrangebyscore(self.keys.workers, "-inf", f"({before!r}", 0, limit)
-        return [_text(i) for i in ids]
+        return [text(i) for i in ids]
 
     def recover(
         self, worker_id: str, before: float, max_attempts: int, now: float, error: dict
@@ -178,10 +174,10 @@ class WorkerRegistry:
         pipe.zrange(self.keys.workers, 0, -1, withscores=True)
         pipe.hgetall(self.keys.workers_info)
         beats, infos = pipe.execute()
-        infos = {_text(k): v for k, v in infos.items()}
+        infos = {text(k): v for k, v in infos.items()}
         result = []
         for member, score in beats:
-            worker_id = _text(member)
+            worker_id = text(member)
             info = json.loads(infos[worker_id]) if worker_id in infos else {}
             result.append(dict(info, id=worker_id, last_beat=float(score)))
         return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence, Tuple
 
 from . import scripts
-from .keys import Keys
+from .keys import Keys, text
 from .lane import Lane
 
 
@@ -39,4 +39,4 @@ class ReadyList:
     def peek(self, count: int = 10) -> list:
         """The ids that run next, next first."""
         ids = self.client.lrange(self.keys.ready, -count, -1)
-        return [i.decode() if isinstance(i, bytes) else i for i in reversed(ids)]
+        return [text(i) for i in reversed(ids)]

@@ -31,9 +31,9 @@ from . import clock
 from .coder import DEFAULT
 from .connection import check_version, clone, in_process, socket_timeout
 from .dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT, DeadSet
-from .format import format_count
+from .format import format_status
 from .heartbeat import Heartbeat
-from .keys import QUEUES
+from .keys import QUEUES, text
 from .processing_list import ProcessingList, WorkerRegistry
 from .queue import Queue
 from .retries import DEFAULT_MAX_ATTEMPTS, Backoff, RetryPolicy, Unretryable, default_backoff, job_max_attempts
@@ -73,10 +73,6 @@ class JobTimeout(Exception):
     """A job ran past its time limit (a failure like any other: it is retried)."""
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _positive(name: str, value: Any, integer: bool = False) -> Any:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
@@ -86,11 +82,11 @@ def _positive(name: str, value: Any, integer: bool = False) -> Any:
 
 def error_record(error: BaseException, worker_id: str, limit: int = 4000) -> dict:
     """What the dead set keeps of an error: type, message, the end of the traceback, and where."""
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return {
         "type": type(error).__name__,
         "message": str(error),
-        "traceback": text[-limit:],
+        "traceback": trace[-limit:],
         "worker": worker_id,
     }
 
@@ -422,7 +418,7 @@ class Server:
         spawn = self.parent.spawn
         in_flight = self._in_flight
         for i in range(0, len(jobs), 3):
-            job_id = _text(jobs[i])
+            job_id = text(jobs[i])
             in_flight[job_id] = spawn(self._run, job_id, jobs[i + 1], jobs[i + 2])
 
     def _reconcile(self) -> None:
@@ -621,7 +617,4 @@ class Server:
         pipe.zcard(self.keys.delayed)
         pipe.get(self.keys.completed)
         ready, delayed, completed = pipe.execute()
-        return (
-            f"R={format_count(ready)} D={format_count(delayed)} "
-            f"P={format_count(self.in_progress)}/{format_count(int(completed or 0))}"
-        )
+        return format_status(ready, delayed, self.in_progress, int(completed or 0))

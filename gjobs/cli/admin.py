@@ -29,8 +29,8 @@ from gjobs import clock
 from gjobs.cli.types import non_negative_int, positive_float, positive_int
 from gjobs.coder import parse_time
 from gjobs.connection import DEFAULT_URL, connect, redact, server_version
-from gjobs.format import format_count
-from gjobs.keys import QUEUES, Keys
+from gjobs.format import format_count, format_status
+from gjobs.keys import QUEUES, Keys, text
 from gjobs.queue import Queue
 
 PROG = "gjobs"
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def known_queues(client: Any) -> List[str]:
     """The queues a worker has started on, sorted; ``["gjobs"]`` (the default queue) when none has."""
-    names = sorted(name.decode() if isinstance(name, bytes) else name for name in client.smembers(QUEUES))
+    names = sorted(text(name) for name in client.smembers(QUEUES))
     return names or ["gjobs"]
 
 
@@ -198,8 +198,8 @@ def _render_stats(stats: Sequence[dict], now: float) -> str:
     lines = []
     for queue in stats:
         lines.append(
-            f"{queue['prefix']}  R={format_count(queue['ready'])} D={format_count(queue['delayed'])} "
-            f"P={format_count(queue['in_progress'])}/{format_count(queue['completed'])}  "
+            f"{queue['prefix']}  "
+            f"{format_status(queue['ready'], queue['delayed'], queue['in_progress'], queue['completed'])}  "
             f"dead={format_count(queue['dead'])}  workers={len(queue['workers'])}"
         )
         for worker in queue["workers"]:
