@@ -284,6 +284,15 @@ def throughput_figures(result: dict) -> Dict[str, float]:
     }
 
 
+def calls_per_second(call: Callable[[int], Any], n: int) -> float:
+    """Rate of ``call(0)``, ``call(1)``, ... ``call(n - 1)`` made one after another: a peer's
+    enqueue, one job per call."""
+    started = time.perf_counter()
+    for i in range(n):
+        call(i)
+    return n / (time.perf_counter() - started)
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The ``fraction`` quantile (nearest rank) of ``values``."""
     ordered = sorted(values)

@@ -32,13 +32,10 @@ def _job(i):
 
 
 def enqueue(url: str, n: int) -> dict:
-    import time
+    import benchlib
 
     broker, actor = _actor(url, _job)
-    started = time.perf_counter()
-    for i in range(n):
-        actor.send(i)
-    rate = n / (time.perf_counter() - started)
+    rate = benchlib.calls_per_second(actor.send, n)
     broker.close()
     return {"enqueue": rate}
 

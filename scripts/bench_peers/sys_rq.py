@@ -21,16 +21,12 @@ def job(i):
 
 
 def enqueue(url: str, n: int) -> dict:
-    import time
-
+    import benchlib
     from redis import Redis
     from rq import Queue
 
     queue = Queue(QUEUE, connection=Redis.from_url(url))
-    started = time.perf_counter()
-    for i in range(n):
-        queue.enqueue("bench_peers.sys_rq.job", i)
-    rate = n / (time.perf_counter() - started)
+    rate = benchlib.calls_per_second(lambda i: queue.enqueue("bench_peers.sys_rq.job", i), n)
     return {"enqueue": rate}
 
 
