@@ -52,7 +52,8 @@ class DeadSet:
 
     def get(self, job_id: str) -> Optional[DeadJob]:
         score = self.client.zscore(self.keys.dead, job_id)
-        return None if score is None else self._describe([(job_id, score)])[0]
+        found = [] if score is None else self._describe([(job_id, score)])
+        return found[0] if found else None
 
     def _describe(self, pairs: list) -> List[DeadJob]:
         ids = [text(member) for member, _ in pairs]
@@ -63,9 +64,12 @@ class DeadSet:
         pipe.hmget(self.keys.attempts, ids)
         pipe.hmget(self.keys.dead_errors, ids)
         payloads, attempts, errors = pipe.execute()
+        # The ids were read one round trip earlier: one retried or purged meanwhile has lost its
+        # error record (every burial writes one), and is no longer dead; leave it out.
         return [
-            DeadJob(job_id, payload, int(count or 0), json.loads(error) if error else {}, float(score))
+            DeadJob(job_id, payload, int(count or 0), json.loads(error), float(score))
             for (job_id, (_, score), payload, count, error) in zip(ids, pairs, payloads, attempts, errors)
+            if error is not None
         ]
 
     def ids(self) -> Iterator[str]:

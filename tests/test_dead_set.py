@@ -206,3 +206,14 @@ def test_dead_set_is_inspected_and_repaired_from_a_process_without_gevent(redis_
     }
     assert queue.ready_list.peek() == [first]
     assert queue.job_store.get(second) is None
+
+
+def test_a_dead_job_purged_between_the_two_reads_of_a_listing_is_left_out(queue):
+    """Listing reads the ids, then their payloads and errors: a trim or purge in between (by a
+    worker) must not yield an entry without its job."""
+    kept = bury(queue, {"n": 0})
+    gone = bury(queue, {"n": 1})
+    pairs = queue.client.zrevrange(queue.keys.dead, 0, -1, withscores=True)
+    queue.purge_dead([gone])
+    assert [entry.id for entry in queue.dead_set._describe(pairs)] == [kept]
+    assert queue.dead_set.get(gone) is None
