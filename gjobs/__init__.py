@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Server": "gjobs.server",
     "MultiServer": "gjobs.multi_server",
+    "Worker": "gjobs.worker",
     "JobTimeout": "gjobs.server",
     "Queue": "gjobs.queue",
     "EnqueueError": "gjobs.queue",
@@ -52,6 +53,7 @@ __all__ = [
     "TaskRunner",
     "UnknownTask",
     "Unretryable",
+    "Worker",
     "__version__",
     "connect",
     "default_backoff",
@@ -86,3 +88,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .retries import RetryPolicy, Unretryable, default_backoff
     from .server import JobTimeout, Server
     from .tasks import Task, TaskRunner, UnknownTask, set_default_queue, task
+    from .worker import Worker

@@ -1,11 +1,20 @@
-"""``python -m gjobs`` runs a worker, exactly as ``gjobs-worker`` does."""
+"""The entry point of ``gjobs-worker`` and ``python -m gjobs``: patch with gevent, then run.
 
-from gevent import monkey
+gevent must patch the standard library before redis-py, ssl, threading or the user's code are
+imported, so the worker's CLI is imported only once :func:`main` has patched.
+"""
 
-monkey.patch_all()
+import sys
 
-import sys  # noqa: E402
 
-from gjobs.cli.worker import main  # noqa: E402
+def main() -> int:
+    from gevent import monkey
 
-sys.exit(main())
+    monkey.patch_all()
+    from gjobs.cli.worker import main as worker_main  # after patching, on purpose
+
+    return worker_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

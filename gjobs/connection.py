@@ -245,6 +245,15 @@ def in_process(client: Any) -> bool:
     return type(client).__module__.startswith("fakeredis")
 
 
+def close(client: Any) -> None:
+    """Close ``client`` and every connection of its pool (``Redis.close`` leaves the pool of a
+    client built on a pool given to it open)."""
+    client.close()
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.disconnect()
+
+
 def clone(client: Any) -> Any:
     """A new client to the same server (or cluster, or Sentinel service) with connections of its
     own, for use in another OS thread.

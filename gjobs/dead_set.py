@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional
 
 from . import clock, scripts
@@ -23,6 +24,32 @@ DEFAULT_MAX_COUNT = 10_000
 DEFAULT_MAX_AGE = 180 * 24 * 3600.0
 #: Ids handled per script call when retrying or purging many.
 BATCH = 500
+#: Characters of a traceback kept in an error record (its end, where the error was raised).
+TRACEBACK_LIMIT = 4000
+
+
+def error_record(error: BaseException, worker_id: str, limit: int = TRACEBACK_LIMIT) -> dict:
+    """What the dead set keeps of an error: type, message, the end of the traceback, and where."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return {
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": trace[-limit:],
+        "worker": worker_id,
+    }
+
+
+def worker_lost_record(worker_id: str, max_attempts: Optional[int], now: float) -> dict:
+    """The error record of a job buried because its worker stopped heartbeating while running it
+    on its last attempt: the crash was the failure."""
+    return {
+        "type": "WorkerLost",
+        "message": f"abandoned: worker {worker_id} stopped heartbeating while running it, "
+        f"and no attempts were left (max_attempts {max_attempts})",
+        "traceback": "",
+        "worker": worker_id,
+        "failed_at": now,
+    }
 
 
 class DeadJob(NamedTuple):
@@ -98,6 +125,13 @@ class DeadSet:
             job_ids = list(self.ids())
         ids = list(job_ids)
         return sum(int(script(keys=keys, args=ids[i : i + BATCH])) for i in range(0, len(ids), BATCH))
+
+    def buried(
+        self, count: int, max_count: Optional[int] = DEFAULT_MAX_COUNT, max_age: Optional[float] = DEFAULT_MAX_AGE
+    ) -> int:
+        """Called after ``count`` jobs were buried: keeps the set within its bounds (see
+        :meth:`trim`). The one place where a burial, by a failure or a recovery, trims."""
+        return self.trim(max_count, max_age) if count else 0
 
     def trim(
         self,

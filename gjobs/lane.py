@@ -12,7 +12,7 @@ dropped and the next call connects again (the loops back off and retry; a lost f
 reconciled). A ``NOSCRIPT`` reply (Redis restarted, failed over or flushed its scripts) loads the
 script and sends the call again. A lane serves one caller at a time (greenlet or thread): a call
 made while another is under way goes through the client's pool, as do all calls on clients
-without a single connection pool (Redis Cluster) or with an in-process server (fakeredis). The
+without a single connection pool (Redis Cluster) and on a lane made with ``direct=False``. The
 connection stays out of the pool until :meth:`Lane.close`.
 """
 
@@ -24,16 +24,15 @@ from typing import Any, Optional, Sequence
 
 from redis.exceptions import NoScriptError, ResponseError
 
-from .connection import in_process
-
 
 class Lane:
-    """Runs scripts of ``client`` on one connection taken from its pool at the first call."""
+    """Runs scripts of ``client`` on one connection taken from its pool at the first call (or,
+    with ``direct=False``, on the pool like any other call)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, direct: bool = True) -> None:
         self.client = client
         self._pool = getattr(client, "connection_pool", None)
-        self._direct = self._pool is not None and not in_process(client)
+        self._direct = direct and self._pool is not None
         self._connection: Any = None
         self._pid = 0
         self._free = threading.Lock()  # held while a call is under way; never waited for

@@ -13,14 +13,15 @@ from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from . import clock
 from .coder import DEFAULT, parse_time
-from .connection import NotReplicatedError, is_cluster, node_client
+from .connection import NotReplicatedError, connect, is_cluster, node_client
 from .dead_set import DeadJob, DeadSet
 from .delayed_jobs import DelayedJobs
 from .job_store import JobStore
 from .keys import Keys
-from .processing_list import WorkerRegistry
 from .ready_list import ReadyList
 from .tasks import task as _task
+from .validate import non_negative, positive
+from .worker_registry import WorkerRegistry
 
 #: Jobs sent per script call by :meth:`Queue.enqueue_many`.
 ENQUEUE_CHUNK = 500
@@ -52,19 +53,20 @@ class Queue:
     hold the new jobs, for up to ``wait_timeout`` seconds; when fewer did, it raises
     :class:`~gjobs.connection.NotReplicatedError` (the jobs are on the master, but a failover
     could still lose them). An acknowledged enqueue then survives the failover of its master.
+
+    A queue holds no connection between calls: each call takes one from the client's pool and
+    gives it back, so a web app may build a queue per request. :meth:`close` (or a ``with``
+    block) closes the client only of a queue made by :meth:`from_url`, which owns it.
     """
 
     def __init__(
         self, client: Any, prefix: str = "gjobs", coder: Any = DEFAULT, *,
         wait_replicas: int = 0, wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     ) -> None:
-        if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or wait_replicas < 0:
-            raise ValueError(f"wait_replicas must be a whole number, 0 or more, not {wait_replicas!r}")
-        if not wait_timeout > 0:
-            raise ValueError(f"wait_timeout must be a positive number of seconds, not {wait_timeout!r}")
+        self.wait_replicas = non_negative("wait_replicas", wait_replicas, integer=True)
+        self.wait_timeout = positive("wait_timeout", wait_timeout)
         self.client = client
-        self.wait_replicas = wait_replicas
-        self.wait_timeout = wait_timeout
+        self._owns_client = False
         self.keys = Keys(prefix)
         self.coder = coder
         self.job_store = JobStore(client, self.keys)
@@ -80,16 +82,34 @@ class Queue:
     ) -> "Queue":
         """A queue on the Redis, Cluster or Sentinel service at ``url`` (see
         :func:`gjobs.connection.connect`; ``options`` go to it)."""
-        from .connection import connect
-
-        return cls(
+        queue = cls(
             connect(url, **options), prefix=prefix, coder=coder,
             wait_replicas=wait_replicas, wait_timeout=wait_timeout,
+        )
+        queue._owns_client = True
+        return queue
+
+    def sibling(self, prefix: str) -> "Queue":
+        """The queue ``prefix`` on the same Redis, with the same coder and replica waits."""
+        return type(self)(
+            self.client, prefix, self.coder, wait_replicas=self.wait_replicas, wait_timeout=self.wait_timeout
         )
 
     @property
     def prefix(self) -> str:
         return self.keys.prefix
+
+    def close(self) -> None:
+        """Close the client if this queue made it (:meth:`from_url`); a client given to the
+        queue stays open, as it belongs to the caller."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> "Queue":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # -- enqueue ------------------------------------------------------------------------------
 

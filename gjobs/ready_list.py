@@ -10,7 +10,6 @@ from typing import Any, Sequence, Tuple
 
 from . import scripts
 from .keys import Keys, text
-from .lane import Lane
 
 
 class ReadyList:
@@ -19,9 +18,6 @@ class ReadyList:
         self.keys = keys
         self._enqueue = scripts.register(client, "enqueue")
         self._keys = [keys.jobs, keys.ready]
-        # Enqueueing one job is one round trip: redis-py's per-command overhead would be as much
-        # again (see gjobs.lane), so calls go on a connection of their own when it is free.
-        self._lane = Lane(client)
 
     def add(self, entries: Sequence[Tuple[str, bytes]], client: Any = None) -> Any:
         """Store ``(id, payload)`` pairs and make them ready, in order, in one atomic call.
@@ -29,8 +25,6 @@ class ReadyList:
         ``client`` may be a pipeline, to send several batches in one round trip.
         """
         args = [part for entry in entries for part in entry]
-        if client is None:
-            return self._lane.run(self._enqueue, self._keys, args)
         return self._enqueue(keys=self._keys, args=args, client=client)
 
     def size(self) -> int:

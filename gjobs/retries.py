@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, NamedTuple, Optional
 
+from .validate import optional_positive
+
 #: Attempts (runs started, crashes included) before a job goes to the dead set.
 DEFAULT_MAX_ATTEMPTS = 25
 #: Seconds of the first retry's base delay; each later one doubles it.
@@ -64,8 +66,7 @@ class RetryPolicy:
     def __init__(
         self, max_attempts: Optional[int] = DEFAULT_MAX_ATTEMPTS, backoff: Backoff = default_backoff
     ) -> None:
-        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
-            raise ValueError(f"max_attempts must be a positive integer or None, not {max_attempts!r}")
+        optional_positive("max_attempts", max_attempts, integer=True)
         if not callable(backoff):
             raise TypeError("backoff must be a callable taking the attempt number")
         self.max_attempts = max_attempts

@@ -26,6 +26,8 @@ import gevent
 import gevent.event
 from gevent.hub import get_hub
 
+from .validate import positive
+
 _ENDS_A_RUNNER = (gevent.GreenletExit, KeyboardInterrupt, SystemExit)
 
 
@@ -63,9 +65,7 @@ class Runners:
     """Up to ``size`` reusable greenlets that run the calls given to :meth:`spawn`."""
 
     def __init__(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive integer, not {size!r}")
-        self.size = size
+        self.size = positive("size", size, integer=True)
         self._runners: Set[_Runner] = set()
         self._idle: List[_Runner] = []
         # Runners handed a call, switched to by one hub callback (as gevent's queues do).
@@ -105,9 +105,6 @@ class Runners:
     def __len__(self) -> int:
         """Calls running now (or handed over and about to run)."""
         return len(self._runners) - len(self._idle)
-
-    def free_count(self) -> int:
-        return self.size - len(self)
 
     def kill(self, block: bool = True, timeout: Optional[float] = None) -> None:
         """Kill every runner, busy or idle; the pool can be used again afterwards."""

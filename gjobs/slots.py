@@ -23,6 +23,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import gevent.event
 
+from .validate import positive
+
 FETCHING, WAITING, IDLE = "fetching", "waiting", "idle"
 
 
@@ -34,8 +36,7 @@ class Slots:
     """
 
     def __init__(self, total: int, weights: Optional[Sequence[float]] = None, rng: Any = None) -> None:
-        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-            raise ValueError(f"total must be a positive integer, not {total!r}")
+        positive("total", total, integer=True)
         if weights is not None and (not weights or any(not 0 < w < math.inf for w in weights)):
             raise ValueError(f"weights must be positive numbers, not {weights!r}")
         self.total = total

@@ -18,12 +18,10 @@ import importlib
 import inspect
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Union
 
 from .retries import Unretryable
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .queue import Queue
+from .validate import optional_positive
 
 logger = logging.getLogger("gjobs")
 
@@ -65,11 +63,27 @@ class TaskRegistry:
 registry = TaskRegistry()
 _GLOBAL_REGISTRY = registry
 
-_default_queue: Optional["Queue"] = None
-_derived: Dict[tuple, "Queue"] = {}
+class QueueLike(Protocol):
+    """What a task needs of a queue (a :class:`gjobs.Queue` has it). Tasks depend on this face
+    only, so that the queue module can offer ``@queue.task`` without the two importing each
+    other."""
+
+    prefix: str
+
+    def enqueue(self, job: dict) -> str: ...
+
+    def enqueue_at(self, job: dict, when: Any) -> str: ...
+
+    def enqueue_in(self, job: dict, delay: Any) -> str: ...
+
+    def sibling(self, prefix: str) -> QueueLike: ...
 
 
-def set_default_queue(queue: Optional["Queue"]) -> None:
+_default_queue: Optional[QueueLike] = None
+_derived: Dict[tuple, QueueLike] = {}
+
+
+def set_default_queue(queue: Optional[QueueLike]) -> None:
     """Where tasks not bound to a queue send their jobs (None to forget it).
 
     A task with a ``queue`` name of its own uses the same Redis and coder with that prefix.
@@ -79,7 +93,7 @@ def set_default_queue(queue: Optional["Queue"]) -> None:
     _derived.clear()
 
 
-def default_queue() -> Optional["Queue"]:
+def default_queue() -> Optional[QueueLike]:
     """The queue set by :func:`set_default_queue`, or None."""
     return _default_queue
 
@@ -96,20 +110,14 @@ class Task:
         self,
         fn: Callable[..., Any],
         name: Optional[str] = None,
-        queue: Union["Queue", str, None] = None,
+        queue: Union[QueueLike, str, None] = None,
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"a task must be a function, not {type(fn).__name__}")
-        if max_attempts is not None and (
-            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
-        ):
-            raise ValueError(f"max_attempts must be a positive integer, not {max_attempts!r}")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-        ):
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        optional_positive("max_attempts", max_attempts, integer=True)
+        optional_positive("timeout", timeout)
         if queue is not None and not isinstance(queue, str) and not hasattr(queue, "enqueue"):
             raise TypeError(f"queue must be a gjobs.Queue or a queue prefix, not {type(queue).__name__}")
         self.fn = fn
@@ -178,7 +186,7 @@ class Task:
         """Enqueue a run after ``delay`` (seconds or a ``timedelta``)."""
         return self.target().enqueue_in(self.job(args, kwargs), delay)
 
-    def target(self) -> "Queue":
+    def target(self) -> QueueLike:
         """The queue this task's jobs go to. Raises ``RuntimeError`` when there is none."""
         if self.queue is not None and not isinstance(self.queue, str):
             return self.queue
@@ -193,7 +201,7 @@ class Task:
         key = (id(default), self.queue)
         queue = _derived.get(key)
         if queue is None:
-            queue = _derived[key] = type(default)(default.client, prefix=self.queue, coder=default.coder)
+            queue = _derived[key] = default.sibling(self.queue)
         return queue
 
 
@@ -201,7 +209,7 @@ def task(
     fn: Optional[Callable[..., Any]] = None,
     *,
     name: Optional[str] = None,
-    queue: Union["Queue", str, None] = None,
+    queue: Union[QueueLike, str, None] = None,
     max_attempts: Optional[int] = None,
     timeout: Optional[float] = None,
 ) -> Any:

@@ -139,7 +139,7 @@ class Probe:
     # reporting
 
     def _send(self, **message: Any) -> None:
-        os.write(self._fd, (json.dumps(message) + "\n").encode())
+        send(self._fd, **message)
 
     def _report_throughput(self) -> None:
         if self.settled is None:
@@ -180,6 +180,28 @@ class Probe:
         self.finished.set()
 
 
+def send(fd: int, **message: Any) -> None:
+    """Write one message (a JSON line) to the orchestrator's pipe."""
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def check_gjobs_import(cfg: dict) -> None:
+    """Import gjobs and make sure it is the copy under ``cfg["gjobs_root"]`` (this checkout, or
+    the worktree of ``scripts/bench --baseline``); tell the orchestrator which file it is, or
+    report an ``error`` and exit if it is another copy (an installed or editable gjobs)."""
+    import gjobs
+
+    where = os.path.realpath(gjobs.__file__)
+    root = os.path.realpath(cfg["gjobs_root"])
+    version = getattr(gjobs, "__version__", "?")
+    print(f"bench worker: gjobs {version} imported from {where}", file=sys.stderr, flush=True)
+    if os.path.commonpath([where, root]) != root:
+        send(int(cfg["report_fd"]), event="error",
+             message=f"imported gjobs from {where}, not from {root} (sys.path: {sys.path})")
+        sys.exit(3)
+    send(int(cfg["report_fd"]), event="imported", gjobs=where, version=version)
+
+
 def _sleeper() -> Callable[[float], None]:
     from gevent import monkey
 
@@ -202,14 +224,24 @@ def raise_fd_limit() -> None:
 
 
 class WorkerProcess:
-    """``python -m bench_peers.run SYSTEM CONFIG`` in its own session, reporting on a pipe."""
+    """``python -m bench_peers.run SYSTEM CONFIG`` in its own session, reporting on a pipe.
 
-    def __init__(self, system: str, cfg: dict, log_path: str) -> None:
+    ``import_root``: the directory the worker imports gjobs from (default: this checkout); when
+    given, the worker checks that it did (:func:`check_gjobs_import`) and :attr:`imported` is
+    the file it imported, once a message from it has been read.
+    """
+
+    def __init__(self, system: str, cfg: dict, log_path: str, import_root: Optional[str] = None) -> None:
         read_end, write_end = os.pipe()
         cfg = dict(cfg, report_fd=write_end)
+        if import_root:
+            cfg["gjobs_root"] = import_root
         env = dict(os.environ)
-        # This checkout's gjobs, whatever another checkout installed (pip install -e elsewhere).
-        path = [HERE, os.path.dirname(HERE)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        # This checkout's gjobs (or import_root's), whatever another checkout installed (pip
+        # install -e elsewhere): PYTHONPATH comes before site-packages and its editable finders.
+        # The harness (bench_peers, benchlib) is always this checkout's.
+        root = import_root or os.path.dirname(HERE)
+        path = [HERE, root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         env["PYTHONPATH"] = os.pathsep.join(path)
         self.log_path = log_path
         with open(log_path, "ab") as log:
@@ -222,6 +254,8 @@ class WorkerProcess:
         self._fd = read_end
         self._buffer = b""
         self.cpu = 0.0  # seconds of CPU the worker used in all, known once it is killed
+        self.imported: Optional[dict] = None  # the worker's "imported" message: gjobs' file, version
+        self.warnings: List[str] = []  # what the worker said makes its figures less comparable
 
     def next_event(self, timeout: float) -> dict:
         """The next message from the worker; raises if none comes in ``timeout`` seconds."""
@@ -242,6 +276,12 @@ class WorkerProcess:
     def wait_for(self, event: str, timeout: float) -> dict:
         while True:
             message = self.next_event(timeout)
+            if message["event"] == "error":
+                raise RuntimeError(f"worker failed: {message['message']}; see {self.log_path}")
+            if message["event"] == "imported":
+                self.imported = message
+            if message["event"] == "warning":
+                self.warnings.append(message["message"])
             if message["event"] == event:
                 return message
 

@@ -58,20 +58,26 @@ def _gjobs_logs(caplog):
 
 
 @pytest.fixture
-def make_server(client, prefix):
-    """``make(delegate, **options)``: a Server on this test's queue (heartbeat 0.5 s unless
-    given), stopped at the end of the test."""
-    servers = []
+def servers():
+    """``make(delegate, client, prefix, **options)``: a Server (heartbeat 0.5 s unless given),
+    stopped at the end of the test."""
+    made = []
 
-    def make(delegate, **options):
+    def make(delegate, client, prefix, **options):
         options.setdefault("heartbeat_interval", 0.5)
         server = Server(delegate, client, prefix=prefix, **options)
-        servers.append(server)
+        made.append(server)
         return server
 
     yield make
-    for server in servers:
+    for server in made:
         server.stop(timeout=1)
+
+
+@pytest.fixture
+def make_server(servers, client, prefix):
+    """``make(delegate, **options)``: a Server on this test's queue and client (see ``servers``)."""
+    return lambda delegate, **options: servers(delegate, client, prefix, **options)
 
 
 @pytest.fixture
@@ -87,3 +93,18 @@ def workers(tmp_path):
     yield start
     for worker in started:
         worker.kill()
+
+
+@pytest.fixture
+def names(prefix):
+    """Three queues, highest priority first."""
+    return [f"{prefix}-high", f"{prefix}-default", f"{prefix}-low"]
+
+
+@pytest.fixture
+def multis():
+    """Workers made by a test, stopped at its end."""
+    made = []
+    yield made
+    for multi in made:
+        multi.stop(timeout=0)

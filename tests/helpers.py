@@ -1,8 +1,25 @@
-"""Waiting on conditions instead of sleeping."""
+"""Waiting on conditions instead of sleeping, and the delegate that holds jobs until told."""
 
 import time
 
 import gevent
+import gevent.event
+
+
+class Gated:
+    """A delegate whose jobs run until ``gate`` opens; records each job's ``key`` ("n" by
+    default) in ``started`` when it starts and in ``finished`` when it ends."""
+
+    def __init__(self, key="n"):
+        self.key = key
+        self.gate = gevent.event.Event()
+        self.started = []
+        self.finished = []
+
+    def call(self, job):
+        self.started.append(job[self.key])
+        self.gate.wait()
+        self.finished.append(job[self.key])
 
 
 def wait_for(condition, timeout=10.0, interval=0.01, message="condition"):
@@ -15,3 +32,17 @@ def wait_for(condition, timeout=10.0, interval=0.01, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         gevent.sleep(interval)
+
+
+def run_ready_greenlets(timeout=10.0):
+    """Return once every greenlet that can run now (spawned, or woken by an event already set)
+    has run until it blocks or ends.
+
+    gevent starts greenlets and wakes waiters from callbacks it runs in order: a probe greenlet
+    spawned now runs after all of them, so once it has ended they have all had their turn. A
+    test that must show something did *not* happen observes the state after this point.
+    """
+    probe = gevent.spawn(lambda: None)
+    probe.join(timeout=timeout)
+    if not probe.dead:
+        raise AssertionError(f"a probe greenlet did not get to run within {timeout} s")

@@ -12,15 +12,19 @@ import sys
 import time
 
 import pytest
+import redis
 
-from gjobs import Queue
+from gjobs import Queue, Server
 from gjobs.cli import admin
 from gjobs.cli import worker as worker_cli
 from gjobs.embedded import free_port
-from gjobs.processing_list import ProcessingList, WorkerRegistry
+from gjobs.keys import QUEUES
+from gjobs.processing_list import ProcessingList
+from gjobs.worker_registry import WorkerRegistry
 
 from .examples.wsgi import tasks as example_tasks
-from .helpers import wait_for
+from .helpers import Gated, wait_for
+from .multi import Recorder, enqueue, make_multi
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WSGI = ROOT / "tests" / "examples" / "wsgi"
@@ -60,11 +64,11 @@ def bury(queue, job, message="boom"):
     """Put ``job`` in the dead set as a worker would after its last failed attempt; its id."""
     queue.enqueue(job)
     processing = ProcessingList(queue.client, queue.keys, "test-worker")
-    [job_id, _, _], _ = processing.fetch(1)
+    [(job_id, _, _)], _ = processing.fetch(1)
     error = {"type": "RuntimeError", "message": message, "traceback": "Traceback: line 1\nRuntimeError: boom\n",
              "worker": "test-worker"}
-    processing.bury(job_id.decode(), time.time(), error)
-    return job_id.decode()
+    processing.bury(job_id, time.time(), error)
+    return job_id
 
 
 def register_worker(queue, worker_id="web-1-abc", started=None):
@@ -440,3 +444,88 @@ def test_worker_shutdown_timeout_bounds_the_wait_for_running_jobs_at_sigterm(url
     assert process.returncode == 0
     assert time.monotonic() - started < 5
     assert queue.ready_list.peek() == [job_id]  # put back for another worker
+
+
+# -- gjobs stats and gjobs workers --------------------------------------------------------------
+
+#: The database these tests use, where only they start servers: the list of known queues then
+#: holds only healthy queues of theirs, whatever other test files leave in database 0.
+REGISTRY_DB = 7
+
+
+@pytest.fixture
+def registry(redis_process):
+    """``(url, client)`` of a database of their own for the tests of the list of queues."""
+    client = redis.Redis(host="127.0.0.1", port=redis_process.port, db=REGISTRY_DB)
+    yield f"redis://127.0.0.1:{redis_process.port}/{REGISTRY_DB}", client
+    client.close()
+
+
+def gjobs_on(url, *args):
+    out = io.StringIO()
+    return admin.main([*args, "--redis-url", url], out=out), out.getvalue()
+
+
+def test_a_started_server_adds_its_queue_to_the_registry_of_queues(client, prefix):
+    server = Server(Recorder(), client, prefix=prefix, heartbeat_interval=0.5)
+    server.start()
+    try:
+        assert client.sismember(QUEUES, prefix)
+    finally:
+        server.stop(timeout=1)
+    assert client.sismember(QUEUES, prefix)  # the queue outlives its workers
+
+
+def test_stats_without_prefix_shows_every_queue_a_worker_started_on(registry, names, multis):
+    url, client = registry
+    high, default, low = names
+    enqueue(client, low, 2)
+    multi = make_multi(multis, client, names, Gated(key="q"), concurrency=4)
+    multi.start()
+    wait_for(lambda: multi.in_progress == 2)
+
+    status, out = gjobs_on(url, "stats")
+
+    assert status == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if not line.startswith(" ")}
+    assert [name for name in lines if name in names] == sorted(names)
+    assert lines[low].startswith(f"{low}  R=0 D=0 P=2/0  dead=0  workers=1")
+    assert lines[high].startswith(f"{high}  R=0 D=0 P=0/0  dead=0  workers=1")
+
+
+def test_stats_json_without_prefix_has_every_queue(registry, names, multis):
+    url, client = registry
+    multi = make_multi(multis, client, names, Gated(key="q"))
+    multi.start()
+    status, out = gjobs_on(url, "stats", "--json")
+    queues = {queue["prefix"]: queue for queue in json.loads(out)["queues"]}
+    assert set(names) <= set(queues)
+    assert all([w["id"] for w in queues[name]["workers"]] == [multi.id] for name in names)
+
+
+def test_stats_without_prefix_and_no_queue_known_shows_the_default_queue(fake_client):
+    assert admin.known_queues(fake_client) == ["gjobs"]
+
+
+def test_workers_without_prefix_lists_each_queue_of_a_worker(registry, names, multis):
+    url, client = registry
+    multi = make_multi(multis, client, names, Gated(key="q"))
+    multi.start()
+
+    status, out = gjobs_on(url, "workers")
+
+    header, *rows = out.splitlines()
+    assert status == 0
+    assert header.split()[:3] == ["QUEUE", "WORKER", "HOST"]
+    ours = [row.split()[:2] for row in rows if row.split()[1] == multi.id]
+    assert ours == [[name, multi.id] for name in sorted(names)]
+
+
+def test_workers_json_names_the_queue_of_each_entry(registry, names, multis):
+    url, client = registry
+    multi = make_multi(multis, client, names, Gated(key="q"))
+    multi.start()
+    status, out = gjobs_on(url, "workers", "--json", *[a for n in names[:2] for a in ("--prefix", n)])
+    document = json.loads(out)
+    assert document["queues"] == names[:2]
+    assert [(w["queue"], w["id"]) for w in document["workers"]] == [(name, multi.id) for name in names[:2]]

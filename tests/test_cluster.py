@@ -12,7 +12,7 @@ import uuid
 import pytest
 from redis.cluster import RedisCluster
 
-from gjobs import Buffer, Queue, Server, connect
+from gjobs import Buffer, Queue, connect
 from gjobs.connection import NotReplicatedError, clone
 from gjobs.keys import Keys
 from tests.helpers import wait_for
@@ -55,19 +55,15 @@ def buffer():
 
 
 @pytest.fixture
-def make_server(cluster_client, buffer):
-    servers = []
+def make_server(servers, cluster_client, buffer):
+    """``make(prefix, delegate=buffer, **options)``: a Server on the cluster, without backoff
+    (see ``servers``)."""
 
     def make(prefix, delegate=None, **options):
-        options.setdefault("heartbeat_interval", 0.5)
         options.setdefault("backoff", lambda attempt: 0)
-        server = Server(delegate or buffer, cluster_client, prefix=prefix, **options)
-        servers.append(server)
-        return server
+        return servers(delegate or buffer, cluster_client, prefix, **options)
 
-    yield make
-    for server in servers:
-        server.stop(timeout=1)
+    return make
 
 
 def failing(job):

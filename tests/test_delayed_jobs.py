@@ -4,9 +4,10 @@ import time
 
 import pytest
 
-from gjobs import Queue, Server
+from gjobs import Queue
 from gjobs.connection import clone
 from gjobs.delayed_jobs import PROMOTE_BATCH
+from gjobs.worker.promoter import Promoter
 
 from .helpers import wait_for
 
@@ -121,7 +122,43 @@ def test_scheduling_a_job_due_after_another_publishes_nothing(client, queue):
         pubsub.close()
 
 
-# -- the server's promoter --------------------------------------------------------------------
+# -- the worker's promoter --------------------------------------------------------------------
+
+
+@pytest.fixture
+def promoter(queue):
+    return Promoter(queue.client, [queue.delayed_jobs], resolution=10, worker_id="w")
+
+
+def test_the_promoter_sleeps_until_the_next_job_is_due_not_the_resolution(promoter, queue):
+    queue.enqueue_at({"n": 1}, NOW + 1.5)
+    assert promoter.promote(now=NOW) == 1.5
+    assert queue.ready_list.size() == 0
+
+
+def test_the_promoter_moves_a_job_once_it_is_due(promoter, queue):
+    job_id = queue.enqueue_at({"n": 1}, NOW + 1.5)
+    promoter.promote(now=NOW + 1.5)
+    assert queue.ready_list.peek() == [job_id]
+
+
+def test_with_nothing_delayed_the_promoter_sleeps_its_resolution(promoter):
+    assert promoter.promote(now=NOW) == 10
+
+
+def test_a_job_scheduled_in_the_past_is_promoted_at_once(promoter, queue):
+    job_id = queue.enqueue_at({"n": 1}, NOW - 3600)
+    assert promoter.promote(now=NOW) == 10
+    assert queue.ready_list.peek() == [job_id]
+
+
+def test_one_promoter_serves_every_queue_of_a_worker(client, prefix):
+    first, second = Queue(client, f"{prefix}-a"), Queue(client, f"{prefix}-b")
+    promoter = Promoter(client, [first.delayed_jobs, second.delayed_jobs], resolution=10, worker_id="w")
+    due = first.enqueue_at({"n": 1}, NOW)
+    second.enqueue_at({"n": 2}, NOW + 3)
+    assert promoter.promote(now=NOW) == 3  # the earliest of all its queues
+    assert (first.ready_list.peek(), second.ready_list.size()) == ([due], 0)
 
 
 class StartTimes:
@@ -139,44 +176,22 @@ def delegate():
     return StartTimes()
 
 
-@pytest.fixture
-def server(client, prefix, delegate):
-    server = Server(delegate, client, prefix=prefix, resolution=10, heartbeat_interval=0.5)
-    yield server
-    server.stop(timeout=1)
-
-
 def promoter_sleeping(server):
     """Wait until the promoter has subscribed to the wake-up channel (it then promotes and sleeps)."""
     wait_for(lambda: server.client.pubsub_numsub(server.keys.wakeup)[0][1] == 1, message="promoter subscribed")
 
 
-def test_a_job_scheduled_ahead_runs_on_time_not_at_the_resolution(server, delegate):
-    server.start()
-    promoter_sleeping(server)
-    enqueued = time.monotonic()
-    server.call({"n": 1, "scheduled_at": time.time() + 1.5})
-    wait_for(lambda: 1 in delegate.started, timeout=5)
-    assert 1.4 <= delegate.started[1] - enqueued <= 2.5
-
-
-def test_a_job_another_client_schedules_runs_on_time_not_at_the_resolution(server, delegate, client, prefix):
+def test_a_job_another_client_schedules_wakes_a_sleeping_promoter(make_server, delegate, client, prefix):
+    """The promoter sleeps up to its resolution (10 s here); a job another process schedules ahead
+    of every other wakes it through the queue's channel, so it runs on time."""
+    server = make_server(delegate, resolution=10)
     other = clone(client)  # a separate connection pool, as another process would have
     try:
         server.start()
         promoter_sleeping(server)
         enqueued = time.monotonic()
-        Queue(other, prefix=prefix).enqueue_at({"n": 1}, time.time() + 1.5)
+        Queue(other, prefix=prefix).enqueue_at({"n": 1}, time.time() + 0.2)
         wait_for(lambda: 1 in delegate.started, timeout=5)
-        assert 1.4 <= delegate.started[1] - enqueued <= 2.5
+        assert 0.15 <= delegate.started[1] - enqueued <= 2
     finally:
         other.close()
-
-
-def test_a_job_scheduled_in_the_past_runs_at_once(server, delegate):
-    server.start()
-    promoter_sleeping(server)
-    enqueued = time.monotonic()
-    server.call({"n": 1, "scheduled_at": time.time() - 3600})
-    wait_for(lambda: 1 in delegate.started, timeout=5)
-    assert delegate.started[1] - enqueued < 1

@@ -19,7 +19,7 @@ import redis
 from gjobs import Queue, Server
 from gjobs.embedded import RedisProcess
 from gjobs.processing_list import ProcessingList
-from gjobs.server import RETRY_WAIT_CAP, RETRY_WAIT_FIRST
+from gjobs.worker.loop import RETRY_WAIT_CAP, Loop
 from tests.fault_delegates import WorkerProcess, runs
 from tests.helpers import wait_for
 
@@ -110,10 +110,9 @@ def running_workers(queue):
     return {w["id"] for w in queue.stats()["workers"] if w["pending"]}
 
 
-def test_failing_loop_logs_and_retries_with_capped_backoff(fake_client, prefix, monkeypatch, caplog):
+def test_failing_loop_logs_and_retries_with_capped_backoff(monkeypatch, caplog):
     """A loop whose Redis calls fail keeps going: it logs each failure and waits 0.1 s, doubling
     up to 5 s; a success resets the wait. Time is not slept here: the waits are recorded."""
-    server = Server(lambda job: None, fake_client, prefix=prefix)
     outcomes = iter([redis.ConnectionError("cut")] * 9 + [None, redis.TimeoutError("slow"), gevent.GreenletExit()])
 
     def body():
@@ -122,10 +121,9 @@ def test_failing_loop_logs_and_retries_with_capped_backoff(fake_client, prefix, 
             raise outcome
 
     waits = []
-    monkeypatch.setattr("gjobs.server.gevent.sleep", waits.append)
+    monkeypatch.setattr("gjobs.worker.loop.gevent.sleep", waits.append)
     with pytest.raises(gevent.GreenletExit):
-        server._forever("fetch", body)
-    assert RETRY_WAIT_FIRST == 0.1 and RETRY_WAIT_CAP == 5.0
+        Loop("fetch", "w1", body).run()
     assert waits == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 0.1]
     warnings = [r for r in caplog.records if "fetch loop" in r.getMessage()]
     assert len(warnings) == 10 and all(r.levelno == logging.WARNING for r in warnings)

@@ -233,5 +233,36 @@ def test_the_app_boots_while_redis_is_down_and_the_server_starts_when_it_comes_b
         redis_server.cleanup()
 
 
+MASTER = """
+import sys, types
+from gjobs.contrib.gunicorn import Hooks
+hooks = Hooks()
+dead = types.SimpleNamespace(alive=False, pid=12345, cfg=types.SimpleNamespace(graceful_timeout=30), log=None)
+hooks.worker_exit(None, dead)
+loaded = sorted({name.split(".")[0] for name in sys.modules} & {"gevent", "greenlet", "redis"})
+print(repr((loaded, hooks.server)))
+"""
+
+
 def test_worker_exit_does_nothing_in_a_process_that_started_no_server():
-    Hooks().worker_exit(None, gunicorn_worker())  # gunicorn's master calls it for dead workers
+    """gunicorn's master calls it for each dead worker: there it loads neither gevent nor
+    redis-py, prints nothing, and leaves the hooks as they were for the workers forked next."""
+    master = subprocess.run([sys.executable, "-c", MASTER], cwd=ROOT, env=environment("redis://127.0.0.1:1", "m"),
+                            capture_output=True, text=True, timeout=60)
+    assert master.returncode == 0, master.stderr
+    assert (master.stdout, master.stderr) == ("([], None)\n", "")
+
+
+def test_a_worker_forked_after_worker_exit_ran_in_the_master_still_starts_its_server(
+    redis_process, real_client, prefix, no_default_queue
+):
+    hooks = Hooks(url=redis_process.url, prefix=prefix, delegate=Buffer(), heartbeat_interval=0.5)
+    hooks.worker_exit(None, gunicorn_worker())  # in the master, for a worker that died
+    worker = gunicorn_worker()
+    hooks.post_worker_init(worker)  # in the worker forked to replace it: same hooks, same state
+    try:
+        wait_for(lambda: hooks.server.running, message="the server to start")
+        assert [w["pid"] for w in Queue(real_client, prefix).stats()["workers"]] == [os.getpid()]
+    finally:
+        worker.alive = False
+        hooks.worker_exit(None, worker)

@@ -4,7 +4,10 @@ import gevent
 import pytest
 import redis
 
+from gjobs.adapter import adapter_for
 from gjobs.lane import Lane
+
+from .helpers import wait_for
 
 ECHO = "return {KEYS[1], ARGV[1]}"
 
@@ -16,6 +19,12 @@ def echo(real_client):
 
 def in_use(client):
     return len(client.connection_pool._in_use_connections)
+
+
+def blocked_in_blpop(client, client_id):
+    """Whether Redis has connection ``client_id`` blocked in a BLPOP (asked on another one)."""
+    [info] = [entry for entry in client.client_list() if int(entry["id"]) == client_id]
+    return "b" in info["flags"] and info["cmd"] == "blpop"
 
 
 def test_calls_go_on_one_connection_taken_from_the_pool_once(real_client, echo):
@@ -55,17 +64,33 @@ def test_an_error_reply_leaves_the_connection_usable(real_client):
     lane.close()
 
 
-def test_a_call_made_while_another_is_under_way_goes_through_the_pool(real_client, echo):
-    lane = Lane(real_client)
-    blocked = gevent.spawn(lane.execute, "BLPOP", "{lane-test}:nothing", 0.3)
-    gevent.sleep(0.05)  # the lane's connection is waiting in BLPOP
-    assert lane.run(echo, ["k"], ["meanwhile"]) == [b"k", b"meanwhile"]
-    assert blocked.get(timeout=5) is None
+def test_a_call_made_while_another_is_under_way_goes_through_the_pool(redis_process, prefix):
+    # No 5 s socket timeout (redis-py's default) cutting the BLPOP short on a slow machine.
+    client = redis.Redis(host="127.0.0.1", port=redis_process.port, socket_timeout=90)
+    echo = client.register_script(ECHO)
+    lane = Lane(client)
+    lane_id = lane.execute("CLIENT", "ID")  # the lane is free: this goes on its own connection
+    key = f"{{{prefix}}}:nothing"
+    blocked = gevent.spawn(lane.execute, "BLPOP", key, 60)
+    try:
+        wait_for(lambda: blocked_in_blpop(client, lane_id), message="the lane to be blocked in BLPOP")
+        # Neither call may wait for the lane (its BLPOP only ends when this test pushes) nor go
+        # on its connection (a reply would queue behind the BLPOP's): each answers from the pool.
+        meanwhile = gevent.spawn(lane.run, echo, ["k"], ["meanwhile"])
+        assert meanwhile.get(timeout=10) == [b"k", b"meanwhile"]
+        other_id = gevent.spawn(lane.execute, "CLIENT", "ID").get(timeout=10)
+        assert other_id != lane_id
+        assert not blocked.ready() and blocked_in_blpop(client, lane_id)
+    finally:
+        client.rpush(key, "done")
+    assert blocked.get(timeout=10) == [key.encode(), b"done"]
+    assert lane.execute("CLIENT", "ID") == lane_id  # free again: back on its own connection
     lane.close()
+    client.close()
 
 
 def test_an_in_process_server_is_called_through_its_pool(fake_client):
     script = fake_client.register_script(ECHO)
-    lane = Lane(fake_client)
+    lane = adapter_for(fake_client).lane(fake_client)
     assert lane.run(script, ["k"], ["a"]) == [b"k", b"a"]
     assert lane._connection is None

@@ -2,8 +2,6 @@
 concurrency limit, strict or weighted priority, no head-of-line blocking, a clean stop, recovery
 per queue, and every queue in ``gjobs stats``."""
 
-import io
-import json
 import random
 import signal
 import statistics
@@ -13,86 +11,11 @@ import gevent
 import gevent.event
 import gevent.pool
 import pytest
-import redis
 
-from gjobs import MultiServer, Queue, Server
-from gjobs.cli import admin
-from gjobs.cli import worker as worker_cli
-from gjobs.keys import QUEUES
+from gjobs import MultiServer, Queue
 
-from .helpers import wait_for
-
-
-@pytest.fixture
-def names(prefix):
-    """Three queues, highest priority first."""
-    return [f"{prefix}-high", f"{prefix}-default", f"{prefix}-low"]
-
-
-@pytest.fixture
-def multis():
-    """MultiServers made by a test, stopped at its end."""
-    made = []
-    yield made
-    for multi in made:
-        multi.stop(timeout=0)
-
-
-def make_multi(made, client, queues, delegate, **options):
-    options.setdefault("heartbeat_interval", 0.5)
-    options.setdefault("backoff", lambda attempt: 0)
-    multi = MultiServer(delegate, client, queues, **options)
-    made.append(multi)
-    return multi
-
-
-def enqueue(client, queue, count, **job):
-    return Queue(client, queue).enqueue_many([dict(job, q=queue, n=n) for n in range(count)])
-
-
-def completed(client, queues):
-    return sum(Queue(client, name).completed_count() for name in queues)
-
-
-def pending(client, queues):
-    """Ids in the pending lists of every worker of these queues."""
-    total = 0
-    for name in queues:
-        queue = Queue(client, name)
-        total += sum(client.llen(queue.keys.pending(worker["id"])) for worker in queue.registry.workers())
-    return total
-
-
-class Recorder:
-    """Runs a job for ``job["sleep"]`` seconds; notes the order jobs start in, and how many run
-    at once."""
-
-    def __init__(self):
-        self.started = []
-        self.running = 0
-        self.peak = 0
-
-    def call(self, job):
-        self.started.append(job["q"])
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
-            gevent.sleep(job.get("sleep", 0))
-        finally:
-            self.running -= 1
-
-
-class Gated:
-    """Jobs run until the gate opens."""
-
-    def __init__(self):
-        self.gate = gevent.event.Event()
-        self.started = []
-
-    def call(self, job):
-        self.started.append(job["q"])
-        self.gate.wait()
-
+from .helpers import Gated, wait_for
+from .multi import Recorder, completed, enqueue, make_multi, pending
 
 # -- one limit ----------------------------------------------------------------------------------
 
@@ -110,23 +33,23 @@ def test_one_limit_bounds_the_jobs_running_over_all_queues(client, names, multis
 
 @pytest.mark.parametrize("weights", [None, [3, 2, 1]], ids=["strict", "weighted"])
 def test_jobs_taken_from_redis_never_exceed_the_limit_over_all_queues(client, names, multis, weights):
-    gated = Gated()
+    gated = Gated(key="q")
     for name in names:
         enqueue(client, name, 5)
     multi = make_multi(multis, client, names, gated, concurrency=4, weights=weights, fetch_batch=2)
     # The pending lists of all queues after every move into one of them, while no job has ended
     # (a job that ended stays in its pending list until its batch of reports reaches Redis).
     seen = []
-    for server in multi.servers:
+    for consumer in multi.consumers:
         for method in ("fetch", "wait"):
-            original = getattr(server.processing_list, method)
+            original = getattr(consumer.processing_list, method)
 
             def recorded(*args, _original=original, **kwargs):
                 result = _original(*args, **kwargs)
                 seen.append(pending(client, names))
                 return result
 
-            setattr(server.processing_list, method, recorded)
+            setattr(consumer.processing_list, method, recorded)
     multi.start()
     wait_for(lambda: multi.in_progress == 4, message="four jobs running")
     assert pending(client, names) == 4
@@ -158,13 +81,13 @@ def test_strict_priority_holds_from_the_first_fetch_when_the_high_queue_is_slow_
     enqueue(client, high, 4)
     enqueue(client, low, 4)
     multi = make_multi(multis, client, [high, low], recorder, concurrency=2)
-    ids = multi.servers[0].processing_list.ids
+    ids = multi.consumers[0].processing_list.ids
 
     def slow_ids():  # the high loop's first call (a check of its pending list) takes a while
         gevent.sleep(0.2)
         return ids()
 
-    multi.servers[0].processing_list.ids = slow_ids
+    multi.consumers[0].processing_list.ids = slow_ids
     multi.start()
     wait_for(lambda: completed(client, [high, low]) == 8, message="every job done")
     assert recorder.started == [high] * 4 + [low] * 4
@@ -243,7 +166,7 @@ def test_a_job_on_a_low_queue_never_waits_for_an_empty_high_queue(real_client, n
 
 
 def test_stop_stops_every_queue_and_leaves_nothing_behind(client, names, multis):
-    gated = Gated()
+    gated = Gated(key="q")
     ids = {name: enqueue(client, name, 1)[0] for name in names}
     multi = make_multi(multis, client, names, gated, concurrency=6)
     multi.start()
@@ -251,7 +174,7 @@ def test_stop_stops_every_queue_and_leaves_nothing_behind(client, names, multis)
 
     multi.stop(timeout=0)
 
-    assert not multi.running and not any(server.running for server in multi.servers)
+    assert not multi.running and not any(c.fetcher.loop.running for c in multi.consumers)
     for name in names:
         queue = Queue(client, name)
         assert queue.ready_list.peek() == [ids[name]]  # put back for another worker
@@ -266,7 +189,7 @@ def test_start_twice_does_nothing_the_second_time(fake_client, names, multis):
     multi = make_multi(multis, fake_client, names, Recorder())
     assert multi.start() is True
     assert multi.start() is False
-    assert all(server.running for server in multi.servers)
+    assert all(c.fetcher.loop.running and c.settler.loop.running for c in multi.consumers)
 
 
 def test_if_one_queue_cannot_start_the_others_are_stopped(client, names, multis):
@@ -275,7 +198,7 @@ def test_if_one_queue_cannot_start_the_others_are_stopped(client, names, multis)
     def refuse():
         raise RuntimeError("cannot start")
 
-    multi.servers[2].start = refuse
+    multi.consumers[2].start = refuse
     with pytest.raises(RuntimeError, match="cannot start"):
         multi.start()
     assert not multi.running
@@ -346,146 +269,6 @@ def test_sigterm_stops_a_multi_queue_worker_cleanly(redis_process, real_client, 
     assert f"queues {high}=5, {default}=3, {low}=1 (weighted)" in worker.log()
 
 
-# -- the worker command -------------------------------------------------------------------------
-
-
-def nothing(job):
-    """A delegate for the worker command tests below."""
-
-
-def test_burst_runs_what_is_ready_on_every_queue_then_exits(redis_process, real_client, names):
-    for name in names:
-        enqueue(real_client, name, 3)
-    queues = [arg for name in names for arg in ("--queue", name)]
-
-    status = worker_cli.main(["tests.test_multi_server:nothing", "--redis-url", redis_process.url, *queues, "--burst"])
-
-    assert status == 0
-    assert completed(real_client, names) == 9
-    assert pending(real_client, names) == 0
-
-
-@pytest.mark.parametrize(
-    "args, says",
-    [
-        (["--queue", "a", "--prefix", "b"], "not both"),
-        (["--weights", "2,1"], "--weights goes with several --queue"),
-        (["--queue", "a", "--queue", "b", "--weights", "2,1,1"], "one weight per queue"),
-        (["--queue", "a", "--queue", "a"], "distinct"),
-    ],
-)
-def test_worker_options_that_do_not_fit_together_exit_2_in_one_line(args, says, capsys):
-    assert worker_cli.main(["tests.delegates:record", "--redis-url", "redis://127.0.0.1:1/0", *args]) == 2
-    [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("gjobs-worker: error: ") and says in line, line
-
-
-@pytest.mark.parametrize("args", [["--weights", "2,0"], ["--weights", "2,x"], ["--queue", "bad{name}"]])
-def test_bad_queue_names_and_weights_are_refused(args, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        worker_cli.build_parser().parse_args(["tests.delegates:record", *args])
-    assert exit_.value.code == 2
-
-
-def test_one_queue_option_runs_a_plain_server(fake_client):
-    args = worker_cli.build_parser().parse_args(["x:y", "--queue", "mail"])
-    server = worker_cli.build_server(args, Recorder(), fake_client)
-    assert isinstance(server, Server) and server.keys.prefix == "mail"
-
-
-def test_several_queue_options_run_them_in_the_order_given_with_one_limit(fake_client):
-    args = worker_cli.build_parser().parse_args(["x:y", "--queue", "c", "--queue", "a", "--queue", "b",
-                                                 "--concurrency", "7"])
-    server = worker_cli.build_server(args, Recorder(), fake_client)
-    assert isinstance(server, MultiServer)
-    assert (server.queues, server.concurrency, server.slots.weights) == (["c", "a", "b"], 7, None)
-
-
-# -- gjobs stats and gjobs workers --------------------------------------------------------------
-
-#: The database these tests use, where only they start servers: the list of known queues then
-#: holds only healthy queues of theirs, whatever other test files leave in database 0.
-REGISTRY_DB = 7
-
-
-@pytest.fixture
-def registry(redis_process):
-    """``(url, client)`` of a database of their own for the tests of the list of queues."""
-    client = redis.Redis(host="127.0.0.1", port=redis_process.port, db=REGISTRY_DB)
-    yield f"redis://127.0.0.1:{redis_process.port}/{REGISTRY_DB}", client
-    client.close()
-
-
-def gjobs(url, *args):
-    out = io.StringIO()
-    return admin.main([*args, "--redis-url", url], out=out), out.getvalue()
-
-
-def test_a_started_server_adds_its_queue_to_the_registry_of_queues(client, prefix):
-    server = Server(Recorder(), client, prefix=prefix, heartbeat_interval=0.5)
-    server.start()
-    try:
-        assert client.sismember(QUEUES, prefix)
-    finally:
-        server.stop(timeout=1)
-    assert client.sismember(QUEUES, prefix)  # the queue outlives its workers
-
-
-def test_stats_without_prefix_shows_every_queue_a_worker_started_on(registry, names, multis):
-    url, client = registry
-    high, default, low = names
-    enqueue(client, low, 2)
-    multi = make_multi(multis, client, names, Gated(), concurrency=4)
-    multi.start()
-    wait_for(lambda: multi.in_progress == 2)
-
-    status, out = gjobs(url, "stats")
-
-    assert status == 0
-    lines = {line.split()[0]: line for line in out.splitlines() if not line.startswith(" ")}
-    assert [name for name in lines if name in names] == sorted(names)
-    assert lines[low].startswith(f"{low}  R=0 D=0 P=2/0  dead=0  workers=1")
-    assert lines[high].startswith(f"{high}  R=0 D=0 P=0/0  dead=0  workers=1")
-
-
-def test_stats_json_without_prefix_has_every_queue(registry, names, multis):
-    url, client = registry
-    multi = make_multi(multis, client, names, Gated())
-    multi.start()
-    status, out = gjobs(url, "stats", "--json")
-    queues = {queue["prefix"]: queue for queue in json.loads(out)["queues"]}
-    assert set(names) <= set(queues)
-    assert all([w["id"] for w in queues[name]["workers"]] == [multi.id] for name in names)
-
-
-def test_stats_without_prefix_and_no_queue_known_shows_the_default_queue(fake_client):
-    assert admin.known_queues(fake_client) == ["gjobs"]
-
-
-def test_workers_without_prefix_lists_each_queue_of_a_worker(registry, names, multis):
-    url, client = registry
-    multi = make_multi(multis, client, names, Gated())
-    multi.start()
-
-    status, out = gjobs(url, "workers")
-
-    header, *rows = out.splitlines()
-    assert status == 0
-    assert header.split()[:3] == ["QUEUE", "WORKER", "HOST"]
-    ours = [row.split()[:2] for row in rows if row.split()[1] == multi.id]
-    assert ours == [[name, multi.id] for name in sorted(names)]
-
-
-def test_workers_json_names_the_queue_of_each_entry(registry, names, multis):
-    url, client = registry
-    multi = make_multi(multis, client, names, Gated())
-    multi.start()
-    status, out = gjobs(url, "workers", "--json", *[a for n in names[:2] for a in ("--prefix", n)])
-    document = json.loads(out)
-    assert document["queues"] == names[:2]
-    assert [(w["queue"], w["id"]) for w in document["workers"]] == [(name, multi.id) for name in names[:2]]
-
-
 # -- construction -------------------------------------------------------------------------------
 
 
@@ -506,7 +289,7 @@ def test_bad_arguments_are_refused(fake_client, queues, options, says):
 
 def test_a_parent_pool_smaller_than_concurrency_lowers_the_shared_limit(fake_client, names):
     multi = MultiServer(Recorder(), fake_client, names, parent=gevent.pool.Pool(5), concurrency=25)
-    assert multi.concurrency == 5 and all(server.concurrency == 5 for server in multi.servers)
+    assert multi.concurrency == 5 and multi.parent.size == 5
 
 
 def test_fewer_slots_than_queues_is_allowed_with_a_warning(fake_client, names, caplog):

@@ -7,7 +7,8 @@ import pytest
 
 from gjobs import Buffer, Queue, Server, scripts
 from gjobs.connection import clone
-from gjobs.processing_list import MOVE_BATCH, ProcessingList
+from gjobs.processing_list import ProcessingList
+from gjobs.worker_registry import MOVE_BATCH
 
 NOW = 1_700_000_000.0
 INTERVAL = 5.0
@@ -24,7 +25,7 @@ def worker(client, queue):
 
 
 def ids_of(jobs):
-    return [jobs[i].decode() for i in range(0, len(jobs), 3)]
+    return [job.id for job in jobs]
 
 
 def ready_ids(client, queue):
@@ -53,7 +54,7 @@ def test_fetch_takes_the_oldest_ready_jobs_with_their_payloads(queue, worker):
     ids = queue.enqueue_many([{"n": n} for n in range(3)])
     jobs, missing = worker.fetch(2)
     assert ids_of(jobs) == ids[:2]
-    assert [queue.coder.load(jobs[i]) for i in (1, 4)] == [{"n": 0}, {"n": 1}]
+    assert [queue.coder.load(job.payload) for job in jobs] == [{"n": 0}, {"n": 1}]
     assert missing == []
 
 
@@ -72,7 +73,7 @@ def test_fetch_of_zero_takes_nothing(queue, worker):
 def test_fetch_counts_an_attempt_when_the_job_is_handed_out(queue, worker):
     job_id = queue.enqueue({"n": 1})
     jobs, _ = worker.fetch(1)
-    assert jobs[2] == 1
+    assert jobs[0].attempts == 1
     assert queue.job_store.attempts(job_id) == 1
 
 

@@ -11,7 +11,7 @@ import gevent
 import pytest
 
 from gjobs import JobTimeout, Queue, RetryPolicy, Server, default_backoff
-from gjobs.retries import BACKOFF_CAP, DEFAULT_MAX_ATTEMPTS
+from gjobs.retries import BACKOFF_CAP
 from tests.fault_delegates import WorkerProcess, runs
 from tests.helpers import wait_for
 
@@ -39,11 +39,6 @@ def queue(client, prefix):
 
 
 # -- the backoff ------------------------------------------------------------------------------
-
-
-def test_default_max_attempts_is_25():
-    assert DEFAULT_MAX_ATTEMPTS == 25
-    assert RetryPolicy().max_attempts == 25
 
 
 def test_first_retry_comes_after_1_to_30_seconds():

@@ -33,19 +33,37 @@ def test_at_most_size_calls_run_at_once_and_spawn_waits_for_a_free_runner():
     runners = Runners(2)
     gate = gevent.event.Event()
     started = []
+    ran_in = {}
+    running = [0]
+    peak = [0]
 
     def held(n):
         started.append(n)
+        ran_in[n] = gevent.getcurrent()
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
         gate.wait()
+        running[0] -= 1
 
     runners.spawn(held, 1)
     runners.spawn(held, 2)
-    third = gevent.spawn(runners.spawn, held, 3)
-    wait_for(lambda: started == [1, 2])
-    gevent.sleep(0.05)  # the third spawn is waiting, not running
-    assert started == [1, 2] and not third.ready() and len(runners) == 2
+    calling = []
+
+    def third_spawn():
+        calling.append(True)
+        return runners.spawn(held, 3)  # nothing in between: it returns or waits right here
+
+    third = gevent.spawn(third_spawn)
+    wait_for(lambda: len(started) >= 2 and calling, message="two calls running and a third spawn called")
+    # This greenlet runs again, so the third one has given up the CPU since it called spawn: it
+    # had a runner at once (it would be dead now), or it is waiting for one.
+    assert not third.ready(), "spawn did not wait for a free runner"
+    assert started == [1, 2] and len(runners) == 2
     gate.set()
+    runner = third.get(timeout=10)
     wait_for(lambda: started == [1, 2, 3])
+    assert runner is ran_in[3] and runner in (ran_in[1], ran_in[2])  # one of the two, freed
+    assert peak[0] == 2
     runners.kill()
 
 
@@ -69,14 +87,16 @@ def test_an_exception_in_a_call_is_reported_and_the_runner_goes_on():
 
 def test_killing_the_returned_greenlet_interrupts_its_call_and_a_new_runner_takes_the_next():
     runners = Runners(1)
+    started = []
     finished = []
 
     def slow():
+        started.append("slow")
         gevent.sleep(30)
         finished.append("slow")
 
     runner = runners.spawn(slow)
-    gevent.sleep(0)
+    wait_for(lambda: started, message="the call to start")  # so the kill interrupts it
     runner.kill(block=True)
     assert finished == [] and runner.dead
     other = runners.spawn(lambda: finished.append("next"))

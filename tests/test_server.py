@@ -14,7 +14,7 @@ from gjobs import Buffer, RedisVersionError, Server
 from gjobs.connection import check_version, in_process, server_version
 from gjobs.processing_list import ProcessingList
 
-from .helpers import wait_for
+from .helpers import Gated, wait_for
 
 
 @pytest.fixture
@@ -49,41 +49,13 @@ def test_delayed_job_runs_at_its_time(server, buffer):
 # -- the promises gjobs adds ------------------------------------------------------------------
 
 
-class Gated:
-    """A delegate whose jobs run until the gate opens; records which jobs started."""
-
-    def __init__(self):
-        self.gate = gevent.event.Event()
-        self.started = []
-
-    def call(self, job):
-        self.started.append(job["n"])
-        self.gate.wait()
-
-
-def make_server(client, prefix, delegate, **options):
-    options.setdefault("heartbeat_interval", 0.5)
-    options.setdefault("backoff", lambda attempt: 0)
-    return Server(delegate, client, prefix=prefix, **options)
-
-
-@pytest.fixture
-def servers():
-    """Servers made by a test, stopped at its end."""
-    made = []
-    yield made
-    for server in made:
-        server.stop(timeout=1)
-
-
 def live_greenlets():
     return sum(1 for obj in gc.get_objects() if isinstance(obj, gevent.Greenlet) and not obj.dead)
 
 
-def test_a_plain_callable_is_accepted_as_delegate(client, prefix, servers):
+def test_a_plain_callable_is_accepted_as_delegate(make_server):
     jobs = []
-    server = make_server(client, prefix, jobs.append)
-    servers.append(server)
+    server = make_server(jobs.append)
     server.start()
     server.call({"n": 1})
     wait_for(lambda: jobs == [{"n": 1}])
@@ -102,13 +74,11 @@ def test_options_out_of_range_are_refused(fake_client, prefix, option):
         Server(Buffer(), fake_client, prefix=prefix, **option)
 
 
-def test_the_defaults_are_documented_values():
-    server = Server(Buffer(), redis.Redis(port=1), prefix="defaults")
-    assert (server.concurrency, server.heartbeat_interval, server.resolution) == (25, 5.0, 10)
-    assert server.parent.size == 25
+def test_the_default_parent_runs_as_many_jobs_at_once_as_the_concurrency(fake_client, prefix):
+    assert Server(Buffer(), fake_client, prefix=prefix, concurrency=7).parent.size == 7
 
 
-def test_jobs_are_spawned_in_the_given_parent(client, prefix, servers):
+def test_jobs_are_spawned_in_the_given_parent(make_server):
     class Counting(gevent.pool.Group):
         spawned = 0
 
@@ -117,24 +87,21 @@ def test_jobs_are_spawned_in_the_given_parent(client, prefix, servers):
             return super().spawn(*args, **kwargs)
 
     buffer = Buffer()
-    server = make_server(client, prefix, buffer, parent=Counting())
-    servers.append(server)
+    server = make_server(buffer, parent=Counting())
     server.start()
     server.call({"n": 1})
     assert buffer.pop(timeout=5) == {"n": 1}
     assert Counting.spawned == 1
 
 
-def test_start_registers_the_worker(client, prefix, servers):
-    server = make_server(client, prefix, Buffer())
-    servers.append(server)
+def test_start_registers_the_worker(make_server):
+    server = make_server(Buffer())
     server.start()
     assert [w["id"] for w in server.queue.registry.workers()] == [server.id]
 
 
-def test_start_twice_does_nothing_the_second_time(client, prefix, servers):
-    server = make_server(client, prefix, Buffer())
-    servers.append(server)
+def test_start_twice_does_nothing_the_second_time(make_server):
+    server = make_server(Buffer())
     assert server.start() is True
     greenlets = live_greenlets()
     assert server.start() is False
@@ -142,10 +109,9 @@ def test_start_twice_does_nothing_the_second_time(client, prefix, servers):
     assert server.running
 
 
-def test_a_busy_worker_takes_no_more_jobs_than_its_free_slots(client, prefix, servers):
+def test_a_busy_worker_takes_no_more_jobs_than_its_free_slots(make_server):
     delegate = Gated()
-    busy = make_server(client, prefix, delegate, concurrency=2, worker_id="busy")
-    servers.append(busy)
+    busy = make_server(delegate, concurrency=2, worker_id="busy")
     seen = []  # the busy worker's pending list after every move into it
     for name in ("fetch", "wait"):
         original = getattr(busy.processing_list, name)
@@ -161,8 +127,7 @@ def test_a_busy_worker_takes_no_more_jobs_than_its_free_slots(client, prefix, se
     wait_for(lambda: busy.in_progress == 2)
     assert busy.queue.ready_list.size() == 8
 
-    idle = make_server(client, prefix, delegate, concurrency=10, worker_id="idle")
-    servers.append(idle)
+    idle = make_server(delegate, concurrency=10, worker_id="idle")
     idle.start()
     wait_for(lambda: idle.in_progress == 8, message="the idle worker took the rest")
     assert busy.queue.ready_list.size() == 0
@@ -173,10 +138,9 @@ def test_a_busy_worker_takes_no_more_jobs_than_its_free_slots(client, prefix, se
     assert sorted(delegate.started) == list(range(10))
 
 
-def test_a_parent_pool_smaller_than_concurrency_bounds_the_jobs_taken(client, prefix, servers):
+def test_a_parent_pool_smaller_than_concurrency_bounds_the_jobs_taken(make_server):
     delegate = Gated()
-    server = make_server(client, prefix, delegate, parent=gevent.pool.Pool(2), concurrency=25)
-    servers.append(server)
+    server = make_server(delegate, parent=gevent.pool.Pool(2), concurrency=25)
     assert server.concurrency == 2
     server.queue.enqueue_many([{"n": n} for n in range(6)])
     server.start()
@@ -191,17 +155,15 @@ def test_an_idle_server_blocks_on_blmove_with_a_finite_timeout(real_client, pref
         stats = real_client.info("commandstats").get("cmdstat_blmove", {})
         return stats.get("calls", 0)
 
-    server = make_server(real_client, prefix, Buffer(), block_timeout=0.1)
-    servers.append(server)
+    server = servers(Buffer(), real_client, prefix, block_timeout=0.1)
     before = blmove_calls()
     server.start()
     # Each blocking fetch gives up after 0.1 s and the loop blocks again.
     wait_for(lambda: blmove_calls() - before >= 3, timeout=5, message="repeated BLMOVE calls")
 
 
-def test_an_idle_server_stops_within_about_a_second(client, prefix, servers):
-    server = make_server(client, prefix, Buffer())
-    servers.append(server)
+def test_an_idle_server_stops_within_about_a_second(client, make_server):
+    server = make_server(Buffer())
     server.start()
     if not in_process(client):
         wait_for(lambda: any(c.get("cmd") == "blmove" for c in client.client_list()),
@@ -212,10 +174,9 @@ def test_an_idle_server_stops_within_about_a_second(client, prefix, servers):
     assert not server.running
 
 
-def test_completions_are_settled_in_batches_that_count_them(client, prefix, servers):
+def test_completions_are_settled_in_batches_that_count_them(make_server):
     delegate = Gated()
-    server = make_server(client, prefix, delegate, concurrency=50)
-    servers.append(server)
+    server = make_server(delegate, concurrency=50)
     batches = []
     complete = server.processing_list.complete
 
@@ -234,7 +195,7 @@ def test_completions_are_settled_in_batches_that_count_them(client, prefix, serv
     assert server.queue.job_store.size() == 0
 
 
-def test_a_job_whose_delegate_raises_is_logged_with_its_traceback_and_retried(client, prefix, servers, caplog):
+def test_a_job_whose_delegate_raises_is_logged_with_its_traceback_and_retried(caplog, make_server):
     runs = []
 
     def flaky(job):
@@ -242,8 +203,7 @@ def test_a_job_whose_delegate_raises_is_logged_with_its_traceback_and_retried(cl
         if len(runs) == 1:
             raise RuntimeError("boom on the first run")
 
-    server = make_server(client, prefix, flaky)
-    servers.append(server)
+    server = make_server(flaky, backoff=lambda attempt: 0)
     server.start()
     job_id = server.call({"n": 1})
     wait_for(lambda: server.queue.completed_count() == 1, message="the retry completed")
@@ -255,8 +215,8 @@ def test_a_job_whose_delegate_raises_is_logged_with_its_traceback_and_retried(cl
     assert "Traceback" in caplog.text and "boom on the first run" in caplog.text
 
 
-def test_status_string_counts_ready_and_delayed_jobs(client, prefix):
-    server = make_server(client, prefix, Buffer())
+def test_status_string_counts_ready_and_delayed_jobs(make_server):
+    server = make_server(Buffer())
     for n in range(3):
         server.call({"n": n})
     for n in range(2):
@@ -264,11 +224,10 @@ def test_status_string_counts_ready_and_delayed_jobs(client, prefix):
     assert server.status_string() == "R=3 D=2 P=0/0"
 
 
-def test_status_string_counts_this_servers_jobs_in_progress_and_all_completed(client, prefix, servers):
+def test_status_string_counts_this_servers_jobs_in_progress_and_all_completed(client, make_server):
     delegate = Gated()
-    server = make_server(client, prefix, delegate, concurrency=1)
-    other = make_server(client, prefix, Buffer())
-    servers.append(server)
+    server = make_server(delegate, concurrency=1)
+    other = make_server(Buffer())
     client.set(server.keys.completed, 4)
     server.start()
     server.call({"n": 1})
@@ -279,17 +238,16 @@ def test_status_string_counts_this_servers_jobs_in_progress_and_all_completed(cl
     wait_for(lambda: server.status_string() == "R=0 D=0 P=0/5")
 
 
-def test_status_string_formats_large_counts(client, prefix):
-    server = make_server(client, prefix, Buffer())
+def test_status_string_formats_large_counts(client, make_server):
+    server = make_server(Buffer())
     client.set(server.keys.completed, 2_340_000)
     client.lpush(server.keys.ready, *range(1234))
     assert server.status_string() == "R=1.23K D=0 P=0/2.34M"
 
 
-def test_a_started_server_recovers_the_jobs_of_a_dead_worker(client, prefix, servers):
+def test_a_started_server_recovers_the_jobs_of_a_dead_worker(client, make_server):
     buffer = Buffer()
-    server = make_server(client, prefix, buffer)
-    servers.append(server)
+    server = make_server(buffer)
     server.queue.enqueue_many([{"n": n} for n in range(3)])
     server.queue.registry.beat("dead-worker", time.time() - 60, {})
     ProcessingList(client, server.keys, "dead-worker").fetch(3)
@@ -333,7 +291,7 @@ def test_a_redis_older_than_6_2_is_refused_with_a_clear_message(prefix):
     assert client.keys("*") == []
 
 
-def test_a_redis_that_hides_its_version_is_probed_for_lmove(prefix):
+def test_a_redis_that_hides_its_version_is_probed_for_lmove():
     client = SilentRedis(server=fakeredis.FakeServer())
     check_version(client, "{x}:probe")  # fakeredis knows LMOVE: accepted
     assert client.keys("*") == []
@@ -359,4 +317,4 @@ def test_the_largest_fetch_batch_takes_a_thousand_jobs_in_one_call(real_client, 
     server = Server(Buffer(), real_client, prefix=prefix, concurrency=1000, fetch_batch=1000)
     server.queue.enqueue_many([{"n": n} for n in range(1000)])
     jobs, missing = server.processing_list.fetch(1000)
-    assert len(jobs) == 3000 and missing == []
+    assert len(jobs) == 1000 and missing == []

@@ -10,23 +10,10 @@ import gevent.event
 import pytest
 
 from gjobs import Queue
-from gjobs.processing_list import ProcessingList, WorkerRegistry
+from gjobs.processing_list import ProcessingList
+from gjobs.worker_registry import WorkerRegistry
 from tests.fault_delegates import WorkerProcess
-from tests.helpers import wait_for
-
-
-class Gated:
-    """Jobs wait on ``gate`` (forever, until it is set) and are remembered in order."""
-
-    def __init__(self):
-        self.gate = gevent.event.Event()
-        self.started = []
-        self.finished = []
-
-    def call(self, job):
-        self.started.append(job["n"])
-        self.gate.wait()
-        self.finished.append(job["n"])
+from tests.helpers import Gated, wait_for
 
 
 @pytest.fixture
@@ -46,7 +33,7 @@ def leftovers(queue, worker_id):
 
 def fetching(server):
     """Whether the server's fetch loop still runs (the first thing :meth:`Server.stop` ends)."""
-    return bool(server._greenlets) and not server._greenlets[0].dead
+    return server.worker.consumers[0].fetcher.loop.running
 
 
 def test_stop_stops_fetching_at_once(make_server, queue):

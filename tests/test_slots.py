@@ -11,13 +11,15 @@ import pytest
 
 from gjobs.slots import Slots
 
+from .helpers import run_ready_greenlets
+
 HIGH, LOW = 0, 1
 
 
 def waiter(slots, most, rank):
     """A loop waiting for slots; its greenlet's value is the grant."""
     greenlet = gevent.spawn(slots.acquire, most, rank)
-    gevent.sleep(0)  # let it register as waiting
+    run_ready_greenlets()  # it has asked: it holds its grant, or it is registered as waiting
     return greenlet
 
 
@@ -121,10 +123,14 @@ def test_the_low_queue_gets_nothing_while_the_high_one_is_mid_fetch():
     assert slots.acquire(4, HIGH) == 4  # the high loop fetches; its jobs run
     low = waiter(slots, 4, LOW)
     slots.release(2)  # two of the high jobs end while the high loop is still fetching
-    gevent.sleep(0.01)
+    run_ready_greenlets()  # a low loop granted them would have woken up and returned by now
     assert not low.ready() and slots.free == 2
     assert slots.acquire(4, HIGH) == 2  # the high loop comes back for more: they are its
-    assert not low.ready()
+    slots.release(4)  # all four high jobs end while the high loop fetches again...
+    run_ready_greenlets()
+    assert not low.ready() and slots.free == 4  # ...and still none go to the low one
+    slots.idle(HIGH)  # the high loop finds its queue empty: now the low one gets its first grant
+    assert low.get(timeout=1) == 4  # all four at once: it had been granted nothing before
 
 
 def test_the_low_queue_gets_nothing_while_the_high_one_has_a_backlog():
@@ -209,7 +215,7 @@ def shares(weights, rounds, seed):
     waiting = {rank: waiter(slots, 1, rank) for rank in range(len(weights))}
     for _ in range(rounds):
         slots.release()
-        gevent.sleep(0)
+        run_ready_greenlets()
         [rank] = [rank for rank, greenlet in waiting.items() if greenlet.ready()]
         counts[rank] += waiting[rank].get()
         waiting[rank] = waiter(slots, 1, rank)  # it ran its job and wants another
@@ -239,7 +245,7 @@ def test_with_weights_a_queue_mid_fetch_keeps_its_share_of_the_slots_freed_meanw
     counts = {HIGH: 0, LOW: 0}
     for _ in range(800):
         slots.release()  # the job holding the slot ends
-        gevent.sleep(0)
+        run_ready_greenlets()  # a low loop granted the slot has woken up and returned
         if low.ready():
             counts[LOW] += low.get()
             low = waiter(slots, 1, LOW)

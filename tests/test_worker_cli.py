@@ -8,8 +8,10 @@ import pytest
 
 import gjobs
 from gjobs import Queue
+from gjobs.cli import worker as worker_cli
 
 from .helpers import wait_for
+from .multi import Recorder, completed, enqueue, pending
 from .processes import ROOT, environment
 
 
@@ -107,3 +109,57 @@ def test_version_prints_the_version():
     result = run(["--version"])
     assert result.returncode == 0
     assert result.stdout.strip() == f"gjobs {gjobs.__version__}"
+
+
+# -- the worker command -------------------------------------------------------------------------
+
+
+def nothing(job):
+    """A delegate for the worker command tests below."""
+
+
+def test_burst_runs_what_is_ready_on_every_queue_then_exits(redis_process, real_client, names):
+    for name in names:
+        enqueue(real_client, name, 3)
+    queues = [arg for name in names for arg in ("--queue", name)]
+
+    status = worker_cli.main(["tests.test_worker_cli:nothing", "--redis-url", redis_process.url, *queues, "--burst"])
+
+    assert status == 0
+    assert completed(real_client, names) == 9
+    assert pending(real_client, names) == 0
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--queue", "a", "--prefix", "b"], "not both"),
+        (["--weights", "2,1"], "--weights goes with several --queue"),
+        (["--queue", "a", "--queue", "b", "--weights", "2,1,1"], "one weight per queue"),
+        (["--queue", "a", "--queue", "a"], "distinct"),
+    ],
+)
+def test_worker_options_that_do_not_fit_together_exit_2_in_one_line(args, says, capsys):
+    assert worker_cli.main(["tests.delegates:record", "--redis-url", "redis://127.0.0.1:1/0", *args]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("gjobs-worker: error: ") and says in line, line
+
+
+@pytest.mark.parametrize("args", [["--weights", "2,0"], ["--weights", "2,x"], ["--queue", "bad{name}"]])
+def test_bad_queue_names_and_weights_are_refused(args, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        worker_cli.build_parser().parse_args(["tests.delegates:record", *args])
+    assert exit_.value.code == 2
+
+
+def test_one_queue_option_runs_that_queue_alone(fake_client):
+    args = worker_cli.build_parser().parse_args(["x:y", "--queue", "mail"])
+    worker = worker_cli.build_worker(args, Recorder(), fake_client)
+    assert worker.queues == ["mail"] and worker.status_string() == "R=0 D=0 P=0/0"
+
+
+def test_several_queue_options_run_them_in_the_order_given_with_one_limit(fake_client):
+    args = worker_cli.build_parser().parse_args(["x:y", "--queue", "c", "--queue", "a", "--queue", "b",
+                                                 "--concurrency", "7"])
+    worker = worker_cli.build_worker(args, Recorder(), fake_client)
+    assert (worker.queues, worker.concurrency, worker.slots.weights) == (["c", "a", "b"], 7, None)

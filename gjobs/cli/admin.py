@@ -16,21 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
 import time
-from typing import Any, Callable, List, Optional, Sequence, TextIO
+from typing import Any, Callable, List, Optional, TextIO
 
 import redis
 
 import gjobs
 from gjobs import clock
-from gjobs.cli.types import non_negative_int, positive_float, positive_int
+from gjobs.cli import show
+from gjobs.cli.common import UsageError, redis_url
+from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
 from gjobs.coder import parse_time
 from gjobs.connection import DEFAULT_URL, connect, redact, server_version
-from gjobs.format import format_count, format_status
-from gjobs.keys import QUEUES, Keys, text
+from gjobs.keys import QUEUES, text
 from gjobs.queue import Queue
 
 PROG = "gjobs"
@@ -41,14 +41,8 @@ CONNECT_TIMEOUT = 5.0
 SOCKET_TIMEOUT = 10.0
 #: Dead jobs listed by ``gjobs dead list`` when no ``--limit`` is given.
 DEFAULT_DEAD_LIMIT = 20
-#: Characters of an error message or a job shown in one table cell.
-CELL = 60
 #: Seconds per unit of an ``--in`` delay.
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class UsageError(Exception):
-    """Bad input: reported in one line, exit status 2."""
 
 
 class Failure(Exception):
@@ -62,14 +56,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- argument types ---------------------------------------------------------------------------
-
-
-def _prefix(text: str) -> str:
-    try:
-        Keys(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
 
 
 def _delay(text: str) -> float:
@@ -101,10 +87,10 @@ def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False) -> Non
     parser.add_argument("--redis-url", default=None, metavar="URL",
                         help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
     if many_prefixes:
-        parser.add_argument("--prefix", dest="prefixes", action="append", type=_prefix, metavar="PREFIX",
+        parser.add_argument("--prefix", dest="prefixes", action="append", type=queue_name, metavar="PREFIX",
                             help="queue to show (repeatable; default: every queue a worker has started on)")
     else:
-        parser.add_argument("--prefix", default="gjobs", type=_prefix, help="queue name (default: gjobs)")
+        parser.add_argument("--prefix", default="gjobs", type=queue_name, help="queue name (default: gjobs)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -180,11 +166,11 @@ def cmd_stats(args: argparse.Namespace, client: Any, out: TextIO) -> int:
             # Looked up at every refresh, so that a watch shows queues started meanwhile.
             stats = [Queue(client, name).stats() for name in (args.prefixes or known_queues(client))]
             if args.json:
-                _print_json(out, {"time": now, "queues": stats})
+                show.print_json(out, {"time": now, "queues": stats})
             else:
                 if args.watch and out.isatty():
                     out.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
-                out.write(_render_stats(stats, now))
+                out.write(show.render_stats(stats, now))
             out.flush()
             shown += 1
             if not args.watch or (args.count and shown >= args.count):
@@ -192,23 +178,6 @@ def cmd_stats(args: argparse.Namespace, client: Any, out: TextIO) -> int:
             time.sleep(args.watch)
     except KeyboardInterrupt:
         return 0  # Ctrl-C is how a watch ends
-
-
-def _render_stats(stats: Sequence[dict], now: float) -> str:
-    lines = []
-    for queue in stats:
-        lines.append(
-            f"{queue['prefix']}  "
-            f"{format_status(queue['ready'], queue['delayed'], queue['in_progress'], queue['completed'])}  "
-            f"dead={format_count(queue['dead'])}  workers={len(queue['workers'])}"
-        )
-        for worker in queue["workers"]:
-            started = worker.get("started_at")
-            lines.append(
-                f"  {worker['id']}  P={worker.get('pending', 0)}/{worker.get('concurrency', '?')}  "
-                f"up {_age(now - started) if started else '?'}  last beat {_age(now - worker['last_beat'])} ago"
-            )
-    return "\n".join(lines) + "\n"
 
 
 def cmd_enqueue(args: argparse.Namespace, client: Any, out: TextIO) -> int:
@@ -231,7 +200,7 @@ def cmd_enqueue(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
     if args.json:
-        _print_json(out, {"ids": ids, "due": due})
+        show.print_json(out, {"ids": ids, "due": due})
     else:
         out.write("".join(f"{job_id}\n" for job_id in ids))
     return 0
@@ -241,18 +210,18 @@ def cmd_dead_list(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     queue = Queue(client, args.prefix)
     entries = queue.dead(args.limit, args.offset)
     if args.json:
-        _print_json(out, {"total": queue.dead_set.size(), "dead": [_dead_json(entry) for entry in entries]})
+        show.print_json(out, {"total": queue.dead_set.size(), "dead": [show.dead_json(entry) for entry in entries]})
         return 0
     if not entries:
         out.write(f"no dead jobs in {args.prefix}\n")
         return 0
     now = clock.now()
     rows = [
-        [entry.id, f"{_age(now - entry.failed_at)} ago", str(entry.attempts), _cut(_error_line(entry.error)),
-         _cut(_job_text(entry.job))]
+        [entry.id, f"{show.age(now - entry.failed_at)} ago", str(entry.attempts),
+         show.cut(show.error_line(entry.error)), show.cut(show.job_text(entry.job))]
         for entry in entries
     ]
-    out.write(_table(["ID", "DIED", "ATTEMPTS", "ERROR", "JOB"], rows))
+    out.write(show.table(["ID", "DIED", "ATTEMPTS", "ERROR", "JOB"], rows))
     total = queue.dead_set.size()
     if total > args.offset + len(entries):
         out.write(f"({len(entries)} of {total} shown; --limit and --offset show others)\n")
@@ -264,18 +233,18 @@ def cmd_dead_show(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     entry = queue.dead_set.get(args.id)
     if entry is None:
         raise Failure(f"no dead job {args.id!r} in {args.prefix}")
-    entry = entry._replace(job=_decode(queue, entry.job))
+    entry = entry._replace(job=show.decode(queue, entry.job))
     if args.json:
-        _print_json(out, _dead_json(entry))
+        show.print_json(out, show.dead_json(entry))
         return 0
     error = entry.error
     lines = [
         f"id:        {entry.id}",
-        f"died:      {_when(entry.failed_at)} ({_age(clock.now() - entry.failed_at)} ago)",
+        f"died:      {show.when(entry.failed_at)} ({show.age(clock.now() - entry.failed_at)} ago)",
         f"attempts:  {entry.attempts}",
         f"worker:    {error.get('worker', '?')}",
-        f"error:     {_error_line(error)}",
-        f"job:       {_job_text(entry.job)}",
+        f"error:     {show.error_line(error)}",
+        f"job:       {show.job_text(entry.job)}",
     ]
     if error.get("traceback"):
         lines += ["traceback:", error["traceback"].rstrip("\n")]
@@ -299,7 +268,7 @@ def cmd_dead_change(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     change = queue.retry_dead if args.verb == "retry" else queue.purge_dead
     done = change(ids) if ids is None or ids else 0
     if args.json:
-        _print_json(out, {args.verb: done, "not_dead": missing})
+        show.print_json(out, {args.verb: done, "not_dead": missing})
     else:
         out.write(f"{'requeued' if args.verb == 'retry' else 'purged'} {done} dead jobs of {args.prefix}\n")
     if missing:
@@ -312,7 +281,7 @@ def cmd_workers(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     # A worker running several queues is listed once per queue, with what it runs of each.
     workers = [dict(worker, queue=name) for name in names for worker in Queue(client, name).stats()["workers"]]
     if args.json:
-        _print_json(out, {"queues": names, "workers": workers})
+        show.print_json(out, {"queues": names, "workers": workers})
         return 0
     if not workers:
         out.write(f"no live workers on {', '.join(names)}\n")
@@ -321,13 +290,13 @@ def cmd_workers(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     rows = [
         [w["queue"], w["id"], str(w.get("host", "?")), str(w.get("pid", "?")),
          f"{w.get('pending', 0)}/{w.get('concurrency', '?')}",
-         _age(now - w["started_at"]) if w.get("started_at") else "?", f"{_age(now - w['last_beat'])} ago"]
+         show.age(now - w["started_at"]) if w.get("started_at") else "?", f"{show.age(now - w['last_beat'])} ago"]
         for w in workers
     ]
     headers = ["QUEUE", "WORKER", "HOST", "PID", "RUNNING", "UP", "LAST BEAT"]
     if len(names) == 1:  # the queue goes without saying
         headers, rows = headers[1:], [row[1:] for row in rows]
-    out.write(_table(headers, rows))
+    out.write(show.table(headers, rows))
     return 0
 
 
@@ -337,78 +306,11 @@ def cmd_ping(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     latency = (time.perf_counter() - started) * 1000
     version = ".".join(map(str, server_version(client))) or "unknown"
     if args.json:
-        _print_json(out, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
+        show.print_json(out, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
                           "latency_ms": round(latency, 3)})
     else:
         out.write(f"PONG from Redis {version} at {redact(args.redis_url)} in {latency:.2f} ms\n")
     return 0
-
-
-# -- formatting -------------------------------------------------------------------------------
-
-
-def _table(headers: List[str], rows: List[List[str]]) -> str:
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n" for row in [headers, *rows]
-    )
-
-
-def _age(seconds: float) -> str:
-    """``0.4s``, ``42s``, ``5m12s``, ``3h04m``, ``2d05h``."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
-def _when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
-
-
-def _cut(text: str, width: int = CELL) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _error_line(error: dict) -> str:
-    if not error:
-        return "?"
-    return f"{error.get('type', '?')}: {error.get('message', '')}"
-
-
-def _job_text(job: Any) -> str:
-    if isinstance(job, bytes):
-        return repr(job)  # undecodable: shown as the raw bytes
-    if job is None:
-        return "(payload gone)"
-    return json.dumps(job, ensure_ascii=False, separators=(", ", ": "), default=str)
-
-
-def _decode(queue: Queue, payload: Optional[bytes]) -> Any:
-    if payload is None:
-        return None
-    try:
-        return queue.coder.load(payload)
-    except Exception:
-        return payload  # undecodable, which is likely why it died: shown as raw bytes
-
-
-def _dead_json(entry: Any) -> dict:
-    job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
-    return {"id": entry.id, "job": job, "attempts": entry.attempts, "error": entry.error,
-            "failed_at": entry.failed_at}
-
-
-def _print_json(out: TextIO, value: Any) -> None:
-    out.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -430,7 +332,7 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as exit_:  # --help and --version
             return int(exit_.code or 0)
-        url = args.redis_url = args.redis_url or os.environ.get("REDIS_URL") or DEFAULT_URL
+        url = args.redis_url = redis_url(args.redis_url)
         client = _client(url)
         try:
             run: Callable[[argparse.Namespace, Any, TextIO], int] = args.run

@@ -1,27 +1,24 @@
 """``gjobs-worker``: run the jobs of one queue, or of several by priority, with a delegate loaded
 by import path.
 
-gevent patches the standard library first, before redis-py, ssl or the user's code are
-imported: everything the delegate does then yields to other jobs while it waits on I/O.
+The console script enters through :mod:`gjobs.__main__`, which has gevent patch the standard
+library before this module, redis-py, ssl or the user's code are imported: everything the
+delegate does then yields to other jobs while it waits on I/O. Importing this module patches
+nothing.
 """
 
-from gevent import monkey
+import argparse
+import importlib
+import logging
+import signal
+import sys
+from typing import Any, List, Optional
 
-monkey.patch_all()
+import gevent
 
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-from typing import Any, List, Optional, Union  # noqa: E402
-
-import gevent  # noqa: E402
-
-import gjobs  # noqa: E402
-from gjobs import clock  # noqa: E402
-from gjobs.cli.types import (  # noqa: E402
+import gjobs
+from gjobs.cli.common import UsageError, is_redis_trouble, load_delegate, redis_url
+from gjobs.cli.types import (
     attempts,
     non_negative_float,
     positive_float,
@@ -29,24 +26,20 @@ from gjobs.cli.types import (  # noqa: E402
     queue_name,
     weights,
 )
-from gjobs.connection import DEFAULT_URL, connect, redact  # noqa: E402
-from gjobs.multi_server import MultiServer  # noqa: E402
-from gjobs.retries import DEFAULT_MAX_ATTEMPTS  # noqa: E402
-from gjobs.server import (  # noqa: E402
+from gjobs.connection import DEFAULT_URL, connect, redact
+from gjobs.retries import DEFAULT_MAX_ATTEMPTS
+from gjobs.worker import Worker
+from gjobs.worker.options import (
     DEFAULT_CONCURRENCY,
     DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_RESOLUTION,
     DEFAULT_SHUTDOWN_TIMEOUT,
-    Server,
 )
 
 logger = logging.getLogger("gjobs")
 
 #: Seconds between status lines in the log.
 DEFAULT_STATUS_INTERVAL = 5.0
-
-
-class UsageError(Exception):
-    """Bad input at the command line: reported in one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "weights, one per queue (e.g. 5,3,1), instead of strict priority")
     parser.add_argument("--concurrency", type=positive_int, default=DEFAULT_CONCURRENCY,
                         help=f"jobs run at once (default: {DEFAULT_CONCURRENCY})")
-    parser.add_argument("--resolution", type=positive_float, default=10.0,
-                        help="longest sleep of the delayed-job promoter, seconds (default: 10)")
+    parser.add_argument("--resolution", type=positive_float, default=DEFAULT_RESOLUTION,
+                        help=f"longest sleep of the delayed-job promoter, seconds (default: {DEFAULT_RESOLUTION:g})")
     parser.add_argument("--heartbeat-interval", type=positive_float, default=DEFAULT_HEARTBEAT_INTERVAL,
                         help=f"seconds between heartbeats (default: {DEFAULT_HEARTBEAT_INTERVAL:g})")
     parser.add_argument("--max-attempts", type=attempts, default=DEFAULT_MAX_ATTEMPTS,
@@ -92,28 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], type=str.upper)
     parser.add_argument("--version", action="version", version=f"gjobs {gjobs.__version__}")
     return parser
-
-
-def load_delegate(path: str) -> Any:
-    """The object named by ``MODULE:ATTR``; a class is instantiated without arguments."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise UsageError(f"delegate must look like MODULE:ATTR, not {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise UsageError(f"cannot import {module_name!r}: {error}") from None
-    try:
-        target = module
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except AttributeError:
-        raise UsageError(f"{module_name!r} has no attribute {attr!r}") from None
-    if isinstance(target, type):
-        target = target()
-    if not callable(getattr(target, "call", None)) and not callable(target):
-        raise UsageError(f"{path} is neither callable nor has a call(job) method")
-    return target
 
 
 def configure_logging(level: str) -> None:
@@ -145,78 +116,61 @@ def queue_names(args: argparse.Namespace) -> List[str]:
     return args.queues
 
 
-def build_server(args: argparse.Namespace, delegate: Any, client: Any) -> Union[Server, MultiServer]:
-    """A ``Server`` for one queue (``--prefix``, or a single ``--queue``), else a ``MultiServer``."""
-    queues = queue_names(args)
-    if len(queues) == 1 and not args.weights:
-        return Server(delegate, client, prefix=queues[0], **server_options(args))
-    return MultiServer(delegate, client, queues, weights=args.weights, **server_options(args))
+def build_worker(args: argparse.Namespace, delegate: Any, client: Any) -> Worker:
+    """The worker for the queues named (``--prefix``, or ``--queue`` options)."""
+    return Worker(delegate, client, queue_names(args), weights=args.weights, **server_options(args))
 
 
-def run(server: Union[Server, MultiServer], status_interval: float, burst: bool = False) -> None:
-    """Run ``server`` until SIGINT/SIGTERM (a second one skips the wait for running jobs), or, in
+def run(worker: Worker, status_interval: float, burst: bool = False) -> None:
+    """Run ``worker`` until SIGINT/SIGTERM (a second one skips the wait for running jobs), or, in
     burst mode, until nothing is ready, due or running on any of its queues."""
     stopping: List[gevent.Greenlet] = []
 
     def on_signal(signum: int) -> None:
         if stopping:
             logger.warning("second %s: putting running jobs back without waiting", signal.Signals(signum).name)
-            server.hurry()
+            worker.hurry()
             return
-        logger.info("%s: stopping (running jobs get %g s)", signal.Signals(signum).name, server.shutdown_timeout)
-        stopping.append(gevent.spawn(server.stop))
+        logger.info("%s: stopping (running jobs get %g s)", signal.Signals(signum).name, worker.shutdown_timeout)
+        stopping.append(gevent.spawn(worker.stop))
 
     handlers = [gevent.signal_handler(sig, on_signal, sig) for sig in (signal.SIGINT, signal.SIGTERM)]
     try:
-        server.start()
-        status = gevent.spawn(_log_status, server, status_interval)
+        worker.start()
+        status = gevent.spawn(_log_status, worker, status_interval)
         try:
-            while server.running and not stopping:
-                if burst and _idle(server):
+            while worker.running and not stopping:
+                if burst and worker.idle():
                     logger.info("burst: nothing left to run")
-                    stopping.append(gevent.spawn(server.stop))
+                    stopping.append(gevent.spawn(worker.stop))
                     break
                 gevent.sleep(0.1 if burst else 0.5)
             if stopping:
                 stopping[0].join()
-            logger.info("status %s", server.status_string())
+            logger.info("status %s", worker.status_string())
         finally:
             status.kill()
     finally:
         for handler in handlers:
             handler.cancel()
-        server.stop()
+        worker.stop()
 
 
-def _idle(server: Union[Server, MultiServer]) -> bool:
-    if server.in_progress:
-        return False
-    return all(_queue_idle(one) for one in getattr(server, "servers", [server]))
-
-
-def _queue_idle(server: Server) -> bool:
-    next_due = server.queue.delayed_jobs.next_due()
-    due_now = next_due is not None and next_due <= clock.now()
-    # An id taken by a blocking fetch sits in the pending list before it is in flight here; an
-    # empty pending list also means every finished job has been reported.
-    return not due_now and server.queue.ready_list.size() == 0 and server.processing_list.size() == 0
-
-
-def _log_status(server: Union[Server, MultiServer], interval: float) -> None:
+def _log_status(worker: Worker, interval: float) -> None:
     while True:
         gevent.sleep(interval)
         try:
-            logger.info("status %s", server.status_string())
+            logger.info("status %s", worker.status_string())
         except Exception as error:
             logger.warning("status unavailable: %s: %s", type(error).__name__, error)
 
 
-def _describe(server: Union[Server, MultiServer]) -> str:
-    if isinstance(server, Server):
-        return f"queue {server.keys.prefix!r}"
-    if server.slots.weights is None:
-        return f"queues {', '.join(server.queues)} (strict priority, in this order)"
-    shares = ", ".join(f"{name}={weight:g}" for name, weight in zip(server.queues, server.slots.weights))
+def _describe(worker: Worker) -> str:
+    if len(worker.queues) == 1:
+        return f"queue {worker.queues[0]!r}"
+    if worker.slots.weights is None:
+        return f"queues {', '.join(worker.queues)} (strict priority, in this order)"
+    shares = ", ".join(f"{name}={weight:g}" for name, weight in zip(worker.queues, worker.slots.weights))
     return f"queues {shares} (weighted)"
 
 
@@ -240,20 +194,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             delegate = gjobs.TaskRunner()  # runs the tasks the imported modules registered
         else:
             raise UsageError("name a delegate (MODULE:ATTR), or --import the modules of your tasks, or use --demo")
-        url = args.redis_url or os.environ.get("REDIS_URL") or DEFAULT_URL
+        url = redis_url(args.redis_url)
         queue_names(args)  # bad input is reported before connecting
         try:
-            server = build_server(args, delegate, connect(url))
+            worker = build_worker(args, delegate, connect(url))
         except ValueError as error:
             raise UsageError(str(error)) from None
-        logger.info("gjobs %s: %s on %s", gjobs.__version__, _describe(server), redact(url))
-        run(server, args.status_interval, args.burst)
+        logger.info("gjobs %s: %s on %s", gjobs.__version__, _describe(worker), redact(url))
+        run(worker, args.status_interval, args.burst)
         return 0
     except UsageError as error:
         print(f"gjobs-worker: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
-        if type(error).__module__.startswith("redis") or isinstance(error, (OSError, gjobs.RedisVersionError)):
+        if is_redis_trouble(error):
             print(f"gjobs-worker: error: {type(error).__name__}: {redact(str(error))}", file=sys.stderr)
             return 1
         raise

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from typing import Any, Iterable, Optional, Tuple
 
 logger = logging.getLogger("gjobs")
@@ -84,7 +83,8 @@ class Hooks:
         import gevent
 
         import gjobs
-        from gjobs.connection import DEFAULT_URL, connect, redact
+        from gjobs.cli.common import load_delegate, redis_url
+        from gjobs.connection import connect, redact
         from gjobs.tasks import default_queue, set_default_queue
 
         _share_gunicorn_logging(worker)
@@ -94,8 +94,8 @@ class Hooks:
         if delegate is None:
             delegate = gjobs.TaskRunner()
         elif isinstance(delegate, str):
-            delegate = _load(delegate)
-        url = self.url or os.environ.get("REDIS_URL") or DEFAULT_URL
+            delegate = load_delegate(delegate)
+        url = redis_url(self.url)
         timeout = self.shutdown_timeout
         if timeout is None:
             timeout = max(0.0, float(worker.cfg.graceful_timeout) - GRACE_MARGIN)
@@ -182,12 +182,3 @@ def _share_gunicorn_logging(worker: Any) -> None:
         gjobs_logger.addHandler(handler)
     gjobs_logger.setLevel(error_log.level)
 
-
-def _load(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"delegate must look like MODULE:ATTR, not {path!r}")
-    target: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        target = getattr(target, part)
-    return target() if isinstance(target, type) else target

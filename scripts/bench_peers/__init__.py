@@ -17,6 +17,9 @@ Every module has the same face:
 #: name on the command line -> module in this package
 SYSTEMS = {
     "gjobs": "sys_gjobs",
+    # ``scripts/bench --baseline REF``: the same module, its worker importing REF's gjobs from a
+    # git worktree (the orchestrator sets the import root); not for ``--systems``.
+    "gjobs-baseline": "sys_gjobs",
     "dramatiq": "sys_dramatiq",
     "huey": "sys_huey",
     "celery": "sys_celery",

@@ -1,9 +1,10 @@
-"""The heartbeat: keeps a worker registered while its jobs run, from a native OS thread.
+"""The heartbeat thread: keeps a worker registered while its jobs run, from a native OS thread.
 
 A job that holds the CPU without yielding starves the gevent hub, and a heartbeat greenlet with
 it: other workers would presume this one dead and run its jobs a second time while they are
 still running. A native thread is scheduled by the interpreter every few milliseconds whatever
-the hub does, so it keeps beating. It uses its own Redis client (see ``connection.clone``).
+the hub does, so it keeps beating. It uses its own Redis client (see ``connection.clone``),
+closed by the thread when it ends.
 
 An in-process server (fakeredis) is guarded by locks that, once gevent has patched them, cannot
 be shared with another thread; for it the heartbeat runs as a greenlet instead.
@@ -12,7 +13,7 @@ be shared with another thread; for it the heartbeat runs as a greenlet instead.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Optional
 
 import gevent
 import gevent.event
@@ -27,15 +28,20 @@ _allocate_lock = monkey.get_original("_thread", "allocate_lock")
 
 class Heartbeat:
     """Calls ``tick()`` every ``interval`` seconds until :meth:`stop`, in a native thread when
-    ``native`` is true, else in a greenlet.
+    ``native`` is true, else in a greenlet; then ``on_exit()``, in the same thread (to close the
+    connections the ticks opened there).
 
     ``tick`` must handle its own errors; anything it lets escape is logged and the beat goes on.
     """
 
-    def __init__(self, tick: Callable[[], None], interval: float, native: bool = True) -> None:
+    def __init__(
+        self, tick: Callable[[], None], interval: float, native: bool = True,
+        on_exit: Optional[Callable[[], None]] = None,
+    ) -> None:
         self.tick = tick
         self.interval = interval
         self.native = native
+        self.on_exit = on_exit
         self._running = False
         self._greenlet: "gevent.Greenlet | None" = None
         self._stop = _allocate_lock()
@@ -52,25 +58,33 @@ class Heartbeat:
         self._done.acquire()  # released by the thread when it exits
         _start_new_thread(self._beat_in_thread, ())
 
-    def _safe_tick(self) -> None:
+    def _safe(self, call: Optional[Callable[[], None]]) -> None:
         try:
-            self.tick()
+            if call is not None:
+                call()
         except Exception:
-            logger.exception("heartbeat tick failed")
+            logger.exception("heartbeat %s failed", getattr(call, "__name__", "call"))
 
     def _beat_in_thread(self) -> None:
         try:
             while True:
-                self._safe_tick()
+                self._safe(self.tick)
                 if self._stop.acquire(True, self.interval):
                     return
         finally:
+            self._safe(self.on_exit)
+            # Patched sockets gave this thread a gevent hub of its own, with a thread pool that
+            # resolved the host's name: end both, or each start and stop would leave a thread.
+            self._safe(lambda: gevent.get_hub().destroy(destroy_loop=True))
             self._done.release()
 
     def _beat_in_greenlet(self) -> None:
-        while True:
-            self._safe_tick()
-            gevent.sleep(self.interval)
+        try:
+            while True:
+                self._safe(self.tick)
+                gevent.sleep(self.interval)
+        finally:
+            self._safe(self.on_exit)
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Stop beating and wait (up to ``timeout``) for the current tick to end."""

@@ -1,0 +1,56 @@
+"""What both commands share: bad input, the Redis URL rule, loading a delegate, and telling a
+Redis failure from a bug.
+
+Nothing here patches gevent or imports the user's code at import time: ``gjobs`` is a plain
+synchronous client, and only the ``gjobs-worker`` entry point (:mod:`gjobs.__main__`) patches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, Optional
+
+import redis
+
+from gjobs.connection import DEFAULT_URL, RedisVersionError
+
+
+class UsageError(Exception):
+    """Bad input at the command line: reported in one line, exit status 2."""
+
+
+def redis_url(given: Optional[str]) -> str:
+    """The Redis to use: the ``--redis-url`` given, else ``$REDIS_URL``, else the default."""
+    return given or os.environ.get("REDIS_URL") or DEFAULT_URL
+
+
+def is_redis_trouble(error: BaseException) -> bool:
+    """An error of Redis or of the way to it (exit status 1, one line), not a bug (a traceback)."""
+    return isinstance(error, (redis.RedisError, OSError, RedisVersionError))
+
+
+def load_delegate(path: str) -> Any:
+    """The object named by ``MODULE:ATTR``; a class is instantiated without arguments.
+
+    Raises :class:`UsageError` naming what is wrong: the form, the module, the attribute, or an
+    object that can run no job.
+    """
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"delegate must look like MODULE:ATTR, not {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"cannot import {module_name!r}: {error}") from None
+    try:
+        target = module
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except AttributeError:
+        raise UsageError(f"{module_name!r} has no attribute {attr!r}") from None
+    if isinstance(target, type):
+        target = target()
+    if not callable(getattr(target, "call", None)) and not callable(target):
+        raise UsageError(f"{path} is neither callable nor has a call(job) method")
+    return target

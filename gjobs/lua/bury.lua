@@ -1,0 +1,18 @@
+-- bury: settle a job whose attempt failed for the last time (or that can never succeed): move
+-- it from this worker's pending list to the dead set, with its error record.
+--
+-- KEYS[1]  pending list      ({prefix}:pending:WORKER)
+-- KEYS[2]  dead set          ({prefix}:dead)          id -> when it died, epoch seconds
+-- KEYS[3]  dead errors hash  ({prefix}:dead:errors)   id -> JSON error record
+-- ARGV[1]  id
+-- ARGV[2]  when it died, epoch seconds
+-- ARGV[3]  the JSON error record
+--
+-- Returns 1 when settled, 0 when the id was no longer in the pending list (it was requeued by a
+-- recovery meanwhile, and whoever holds it now decides). The payload stays in the job store and
+-- the attempt count in the attempts hash, so the dead job can be shown and retried.
+-- Atomic so that a dead id always has its error record.
+if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+return 1

@@ -1,0 +1,293 @@
+"""The worker: what one process runs, once, for all the queues it serves.
+
+A :class:`Worker` owns the worker id, the pool of job greenlets (``parent``), the shared
+:class:`~gjobs.slots.Slots` (one concurrency limit over all queues, by strict priority or by
+weight), one heartbeat thread that beats and recovers for every queue, one promoter of delayed
+jobs with one pub/sub connection, start, stop (drain, hurry) and the status line. It composes
+one :class:`~gjobs.worker.consumer.Consumer` per queue, which fetches, runs and settles that
+queue's jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any, Callable, List, Optional, Sequence
+
+import gevent
+import gevent.event
+from gevent import monkey
+
+from .. import clock
+from ..adapter import adapter_for
+from ..coder import DEFAULT
+from ..connection import check_version
+from ..runners import Runners
+from ..slots import Slots
+from .consumer import Consumer
+from .heartbeat import Heartbeat
+from .liveness import start_heartbeat
+from .options import DEFAULT_RESOLUTION, Options
+from .promoter import Promoter
+
+logger = logging.getLogger("gjobs")
+
+
+def delegate_call(delegate: Any) -> Callable[[Any], Any]:
+    """``delegate.call``, or ``delegate`` itself when it is a plain callable."""
+    call = getattr(delegate, "call", None)
+    if callable(call):
+        return call
+    if callable(delegate):
+        return delegate
+    raise TypeError("delegate must have a call(job) method or be callable")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs the jobs of ``queues`` (prefixes, highest priority first) with ``delegate``.
+
+    ``concurrency`` bounds the jobs running at once over all queues (and the jobs taken from
+    Redis and not yet finished). Priority is strict unless ``weights`` (one positive number per
+    queue) is given: then a freed slot goes to a waiting queue at random, in proportion to its
+    weight. The other options are those of :class:`gjobs.Server`; ``parent`` is shared by all
+    queues (by default ``concurrency`` reusable greenlets).
+
+    A queue with nothing to do blocks on its own ready list holding one slot, so that the job it
+    receives starts at once: give at least one slot per queue. With fewer, queues take turns to
+    block, and a job may wait up to ``block_timeout`` per other queue.
+    """
+
+    def __init__(
+        self,
+        delegate: Any,
+        client: Any,
+        queues: Sequence[str],
+        coder: Any = DEFAULT,
+        resolution: float = DEFAULT_RESOLUTION,
+        parent: Any = None,
+        *,
+        weights: Optional[Sequence[float]] = None,
+        worker_id: Optional[str] = None,
+        **options: Any,
+    ) -> None:
+        call = delegate_call(delegate)
+        queues = list(queues)
+        if not queues or len(set(queues)) != len(queues):
+            raise ValueError(f"queues must be distinct names, at least one: {queues!r}")
+        if weights is not None and len(weights) != len(queues):
+            raise ValueError(f"give one weight per queue: {len(queues)} queues, {len(weights)} weights")
+        self.options = opts = Options(resolution=resolution, **options)
+        concurrency = opts.concurrency
+        # A bounded parent smaller than the limit lowers it: taking more jobs than can start
+        # would hold them in a pending list while another worker could run them.
+        size = getattr(parent, "size", None)
+        if isinstance(size, int) and 0 < size < concurrency:
+            concurrency = size
+        if concurrency < len(queues):
+            logger.warning(
+                "concurrency %d is below the number of queues (%d): idle queues take turns to wait "
+                "for jobs, and a job may wait a block timeout per other queue before it starts",
+                concurrency, len(queues),
+            )
+        self.delegate = delegate
+        self.client = client
+        self.coder = coder
+        self.id = worker_id or new_worker_id()
+        self.slots = Slots(concurrency, weights)
+        self._own_parent = parent is None  # our runners are ours to end at stop
+        self.parent = parent if parent is not None else Runners(concurrency)
+        self.adapter = adapter_for(client)
+        # One connection for the settle calls of every queue: each is short, and rarely at once.
+        self._settle_lane = self.adapter.lane(client)
+        self._ended = gevent.event.Event()
+        self._hurry = gevent.event.Event()
+        self.consumers: List[Consumer] = [
+            Consumer(
+                name, rank, client=client, coder=coder, call=call, parent=self.parent, slots=self.slots,
+                options=opts, worker_id=self.id, adapter=self.adapter, settle_lane=self._settle_lane,
+                ended=self._ended, info=self.info,
+            )
+            for rank, name in enumerate(queues)
+        ]
+        self.promoter = Promoter(client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id)
+        self.started_at: Optional[float] = None
+        self._started: List[Consumer] = []
+        self._heartbeat: Optional[Heartbeat] = None
+        self._stopping = False
+        self._stopped = gevent.event.Event()
+
+    # -- what it is ------------------------------------------------------------------------------
+
+    @property
+    def queues(self) -> List[str]:
+        return [consumer.keys.prefix for consumer in self.consumers]
+
+    @property
+    def concurrency(self) -> int:
+        """Jobs run at once over all queues."""
+        return self.slots.total
+
+    @property
+    def shutdown_timeout(self) -> float:
+        return self.options.shutdown_timeout
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None
+
+    @property
+    def in_progress(self) -> int:
+        """Jobs running here now, over all queues."""
+        return sum(consumer.in_progress for consumer in self.consumers)
+
+    def consumer(self, queue: str) -> Consumer:
+        for consumer in self.consumers:
+            if consumer.keys.prefix == queue:
+                return consumer
+        raise KeyError(f"no queue {queue!r} here; queues: {self.queues}")
+
+    def call(self, job: dict, queue: Optional[str] = None) -> str:
+        """Enqueue ``job`` on ``queue`` (the highest-priority one by default) and return its id."""
+        return (self.consumer(queue) if queue else self.consumers[0]).queue.enqueue(job)
+
+    def info(self) -> dict:
+        """What this worker publishes about itself with every heartbeat (each queue adds its
+        jobs in flight)."""
+        return {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "concurrency": self.concurrency,
+        }
+
+    # -- start and stop --------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Register on every queue and start processing. Returns False if already started.
+
+        Raises :class:`~gjobs.connection.RedisVersionError` for a Redis older than 6.2; when a
+        queue cannot start, those already started are stopped and the error is raised.
+        """
+        if self.running:
+            return False
+        if not monkey.is_module_patched("socket"):
+            logger.warning(
+                "gevent has not patched socket: Redis calls will block every greenlet; "
+                "call gevent.monkey.patch_all() first (gjobs-worker does)"
+            )
+        check_version(self.client, f"{self.consumers[0].keys.tag}:probe")
+        self._hurry.clear()
+        self._stopped.clear()
+        self.started_at = clock.now()
+        try:
+            for consumer in self.consumers:
+                consumer.start()
+                self._started.append(consumer)
+        except BaseException:
+            try:
+                self._shut_down(0)
+            except Exception:
+                logger.exception("worker %s: could not stop the queues already started", self.id)
+            raise
+        self.promoter.loop.start()
+        self._heartbeat = start_heartbeat(
+            self.adapter, self.client, [(c.liveness, c.keys) for c in self.consumers], self.options.heartbeat_interval
+        )
+        logger.info(
+            "worker %s started on %s %s (concurrency %d, heartbeat every %.3g s)",
+            self.id, "queue" if len(self.consumers) == 1 else "queues", ", ".join(map(repr, self.queues)),
+            self.concurrency, self.options.heartbeat_interval,
+        )
+        return True
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stop fetching at once on every queue, let in-flight jobs finish, and leave nothing
+        behind in Redis.
+
+        Jobs still running after ``timeout`` seconds (``shutdown_timeout`` by default), or at
+        once after :meth:`hurry`, are killed. Their ids, and any fetched but not started, go back
+        to the front of their ready list; the worker leaves the registries. Calling it on a
+        stopped worker does nothing.
+        """
+        if not self.running:
+            return
+        if self._stopping:
+            self._stopped.wait()  # another greenlet is stopping this worker: wait for it to finish
+            return
+        self._stopping = True
+        try:
+            self._shut_down(self.shutdown_timeout if timeout is None else timeout)
+        finally:
+            self._stopping = False
+            self._stopped.set()
+
+    def _shut_down(self, timeout: float) -> None:
+        started, self._started = self._started, []
+        gevent.joinall([gevent.spawn(consumer.stop_fetching) for consumer in started], raise_error=True)
+        self._drain(timeout)
+        self.promoter.loop.stop()
+        for consumer in started:
+            consumer.stop_settling()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        for consumer in started:
+            try:
+                released = consumer.release()
+            except Exception:
+                logger.exception(
+                    "worker %s could not put its jobs back on %r; they return when its heartbeat expires",
+                    self.id, consumer.keys.prefix,
+                )
+            else:
+                if released:
+                    logger.info("worker %s put %d unfinished jobs back at the front of %r",
+                                self.id, released, consumer.keys.prefix)
+        self._settle_lane.close()
+        self.started_at = None
+        logger.info("worker %s stopped", self.id)
+
+    def hurry(self) -> None:
+        """Make a :meth:`stop` under way stop waiting for in-flight jobs (a second SIGTERM)."""
+        self._hurry.set()
+
+    def _drain(self, timeout: float) -> None:
+        deadline = clock.monotonic() + timeout
+        while self.in_progress and not self._hurry.is_set():
+            left = deadline - clock.monotonic()
+            if left <= 0:
+                break
+            self._ended.clear()
+            gevent.wait([self._ended, self._hurry], timeout=left, count=1)
+        if self.in_progress:
+            logger.warning("worker %s: killing %d jobs still running at shutdown", self.id, self.in_progress)
+            for consumer in self.consumers:
+                consumer.runner.kill_all()
+        if self._own_parent:
+            self.parent.kill()  # the idle runners: nothing else would end them
+
+    def __enter__(self) -> "Worker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def idle(self) -> bool:
+        """Nothing ready, due, running or unreported on any queue (what burst mode waits for)."""
+        return all(consumer.idle() for consumer in self.consumers)
+
+    def status_string(self) -> str:
+        """``R=<ready> D=<delayed> P=<in progress>/<completed>`` (see :func:`gjobs.format_status`);
+        with several queues one per queue, ``queue: R=.. D=.. P=../..``, joined by ``; ``."""
+        if len(self.consumers) == 1:
+            return self.consumers[0].status_string()
+        return "; ".join(f"{c.keys.prefix}: {c.status_string()}" for c in self.consumers)
