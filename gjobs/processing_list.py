@@ -10,7 +10,7 @@ next. The pending lists of workers that stopped beating are recovered through th
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 from . import scripts
 from .adapter import Network, adapter_for
@@ -18,13 +18,9 @@ from .keys import Keys, text
 from .lane import Lane
 from .worker_registry import MOVE_BATCH
 
-
-class Fetched(NamedTuple):
-    """A job as a fetch hands it out: its id, its encoded payload, and the number of this attempt."""
-
-    id: str
-    payload: bytes
-    attempts: int
+#: A job as a fetch hands it out: ``(id, encoded payload, number of this attempt)``. A plain
+#: tuple, not a named one: building a NamedTuple per job cost the worker about 2 us per job.
+Fetched = Tuple[str, bytes, int]
 
 
 class ProcessingList:
@@ -67,7 +63,7 @@ class ProcessingList:
         was gone.
         """
         jobs, missing = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
-        return [Fetched(text(job_id), payload, attempts) for job_id, payload, attempts in jobs], missing
+        return [(text(job_id), payload, attempts) for job_id, payload, attempts in jobs], missing
 
     def wait(self, timeout: float) -> Optional[str]:
         """Block up to ``timeout`` seconds for one ready id and move it into the pending list."""

@@ -25,7 +25,7 @@ def bury(queue, job, when=None, error=None):
     job_id = queue.enqueue(job)
     worker = ProcessingList(queue.client, queue.keys, "test-worker")
     jobs, _ = worker.fetch(1)
-    assert jobs[0].id == job_id
+    assert jobs[0][0] == job_id
     error = error or {"type": "RuntimeError", "message": f"job {job['n']} failed", "traceback": "", "worker": "w"}
     assert worker.bury(job_id, time.time() if when is None else when, error) == 1
     return job_id

@@ -25,7 +25,7 @@ def worker(client, queue):
 
 
 def ids_of(jobs):
-    return [job.id for job in jobs]
+    return [job_id for job_id, _, _ in jobs]
 
 
 def ready_ids(client, queue):
@@ -54,7 +54,7 @@ def test_fetch_takes_the_oldest_ready_jobs_with_their_payloads(queue, worker):
     ids = queue.enqueue_many([{"n": n} for n in range(3)])
     jobs, missing = worker.fetch(2)
     assert ids_of(jobs) == ids[:2]
-    assert [queue.coder.load(job.payload) for job in jobs] == [{"n": 0}, {"n": 1}]
+    assert [queue.coder.load(payload) for _, payload, _ in jobs] == [{"n": 0}, {"n": 1}]
     assert missing == []
 
 
@@ -73,7 +73,7 @@ def test_fetch_of_zero_takes_nothing(queue, worker):
 def test_fetch_counts_an_attempt_when_the_job_is_handed_out(queue, worker):
     job_id = queue.enqueue({"n": 1})
     jobs, _ = worker.fetch(1)
-    assert jobs[0].attempts == 1
+    assert jobs[0][2] == 1
     assert queue.job_store.attempts(job_id) == 1
 
 

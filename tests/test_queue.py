@@ -112,7 +112,7 @@ def test_stats_count_ready_delayed_in_progress_and_completed(queue, client):
     queue.registry.beat("w1", NOW, {"host": "h"})
     worker = ProcessingList(client, queue.keys, "w1")
     jobs, _ = worker.fetch(2)
-    worker.complete([jobs[0].id])
+    worker.complete([jobs[0][0]])
     stats = queue.stats()
     assert {k: stats[k] for k in ("ready", "delayed", "in_progress", "completed", "dead", "missing")} == {
         "ready": 2, "delayed": 1, "in_progress": 1, "completed": 1, "dead": 0, "missing": 0,

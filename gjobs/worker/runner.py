@@ -55,14 +55,14 @@ class JobRunner:
         spawn = self.parent.spawn
         in_flight = self.in_flight
         for job in jobs:
-            in_flight[job.id] = spawn(self.run, job)
+            in_flight[job[0]] = spawn(self.run, job)
 
     def run(self, fetched: Fetched) -> None:
         """Run one job to its outcome, then free its slot."""
-        job_id = fetched.id
+        job_id, payload, attempts = fetched
         try:
             try:
-                job = self.coder.load(fetched.payload)
+                job = self.coder.load(payload)
             except Exception as error:
                 logger.error("job %s cannot be decoded; it goes to the dead set: %s", job_id, error)
                 self._failed(fetched, error, retryable=False)
@@ -88,7 +88,7 @@ class JobRunner:
     def _failed(
         self, fetched: Fetched, error: BaseException, retryable: bool = True, max_attempts: Optional[int] = None
     ) -> None:
-        job_id, attempts = fetched.id, fetched.attempts
+        job_id, _, attempts = fetched
         decision = self.policy.decide(attempts, retryable, max_attempts)
         if decision.retry:
             logger.error(
