@@ -62,8 +62,9 @@ class ProcessingList:
         Returns ``(jobs, missing)``: the jobs taken, and the ids dropped because their payload
         was gone.
         """
-        jobs, missing = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
-        return [(text(job_id), payload, attempts) for job_id, payload, attempts in jobs], missing
+        flat, missing = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
+        fields = iter(flat)  # id, payload, attempts, id, ...: three at a time make a record
+        return [(text(job_id), payload, attempts) for job_id, payload, attempts in zip(fields, fields, fields)], missing
 
     def wait(self, timeout: float) -> Optional[str]:
         """Block up to ``timeout`` seconds for one ready id and move it into the pending list."""
