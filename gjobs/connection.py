@@ -236,6 +236,26 @@ def check_version(client: Any, probe_key: str = "{gjobs}:probe") -> None:
     )
 
 
+def eviction_warning(client: Any) -> Optional[str]:
+    """A warning when Redis may delete keys to make room (a ``maxmemory-policy`` other than
+    ``noeviction``): queued jobs would then vanish without a trace. None when it will not, or
+    when the server does not say (``INFO`` refused by an ACL, for one).
+    """
+    try:
+        info = client.info("memory")
+    except redis.RedisError:
+        return None
+    nodes = info.values() if info and all(isinstance(v, dict) for v in info.values()) else [info]
+    policies = sorted({str(node.get("maxmemory_policy")) for node in nodes if node.get("maxmemory_policy")})
+    evicting = [policy for policy in policies if policy != "noeviction"]
+    if not evicting:
+        return None
+    return (
+        f"Redis maxmemory-policy is {', '.join(evicting)}: when memory runs short Redis deletes keys, "
+        "queued jobs included, without an error; set maxmemory-policy noeviction for gjobs' Redis"
+    )
+
+
 def in_process(client: Any) -> bool:
     """True for fakeredis: its server lives in this process, behind locks that gevent patched.
 

@@ -46,6 +46,7 @@ class Keys:
         "dead",
         "dead_errors",
         "wakeup",
+        "ids",
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
@@ -77,6 +78,9 @@ class Keys:
         self.dead_errors = f"{tag}:dead:errors"
         #: pub/sub channel: published when a delayed job is due before all others
         self.wakeup = f"{tag}:wakeup"
+        #: sorted set: caller-given job id -> when it was enqueued (Redis's clock), remembered
+        #: for a while so that enqueueing it again writes nothing
+        self.ids = f"{tag}:ids"
 
     def pending(self, worker_id: str) -> str:
         """The list of ids one worker has taken and not yet settled."""

@@ -77,9 +77,10 @@ class ProcessingList:
         """Settle finished jobs; returns how many were still this worker's."""
         return int(self._settle_lane.run(self._complete, self._complete_keys, list(job_ids)))
 
-    def retry(self, job_id: str, when: float) -> int:
-        """Move a failed job to the delayed set, due at ``when``; 0 if it was no longer ours."""
-        return int(self._settle_lane.run(self._retry, self._retry_keys, (job_id, repr(when), self.keys.wakeup)))
+    def retry(self, job_id: str, delay: float) -> int:
+        """Move a failed job to the delayed set, due ``delay`` seconds from Redis's now; 0 if it
+        was no longer ours."""
+        return int(self._settle_lane.run(self._retry, self._retry_keys, (job_id, repr(delay), self.keys.wakeup)))
 
     def bury(self, job_id: str, when: float, error: dict) -> int:
         """Move a failed job to the dead set with its error record; 0 if it was no longer ours."""

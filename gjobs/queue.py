@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
-from . import clock
+from . import reserved, scripts
 from .coder import DEFAULT, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
 from .dead_set import DeadJob, DeadSet
-from .delayed_jobs import DelayedJobs
+from .delayed_jobs import DelayedJobs, due_in
 from .job_store import JobStore
 from .keys import Keys
 from .ready_list import ReadyList
@@ -30,6 +30,11 @@ ENQUEUE_CHUNK = 500
 MAX_CHUNK = 2000
 #: Seconds an enqueue waits for ``wait_replicas`` replicas to acknowledge it.
 DEFAULT_WAIT_TIMEOUT = 1.0
+#: Seconds a job id given by the caller is remembered: enqueueing it again within this time
+#: writes nothing (a day: far beyond any retry of a timed-out call).
+ID_MEMORY = 24 * 3600.0
+#: Characters a caller's job id may have at most.
+MAX_ID_LENGTH = 200
 
 
 class EnqueueError(Exception):
@@ -38,6 +43,10 @@ class EnqueueError(Exception):
     def __init__(self, message: str, written: List[str]) -> None:
         super().__init__(message)
         self.written = written
+
+
+#: When a job is due: epoch seconds, or ``"+SECONDS"`` from Redis's now.
+Due = Union[float, str]
 
 
 def new_id() -> str:
@@ -74,6 +83,7 @@ class Queue:
         self.delayed_jobs = DelayedJobs(client, self.keys)
         self.dead_set = DeadSet(client, self.keys)
         self.registry = WorkerRegistry(client, self.keys)
+        self._enqueue_once = scripts.register(client, "enqueue_once")
 
     @classmethod
     def from_url(
@@ -124,31 +134,53 @@ class Queue:
         except Exception as error:
             raise ValueError(f"the coder cannot encode this job: {error}") from error
 
-    def prepare(self, job: Any, when: Any = None) -> Tuple[str, Optional[float], bytes]:
-        """Validate and encode ``job``: ``(id, due time or None, payload)``, nothing written.
+    def prepare(self, job: Any, when: Any = None) -> Tuple[str, Optional[Due], bytes]:
+        """Validate and encode ``job``: ``(id, due or None, payload)``, nothing written.
 
-        The due time is ``when`` if given, else the job's own ``scheduled_at``.
+        The due is ``when`` if given (epoch seconds, or a delay from Redis's now made by
+        :func:`~gjobs.delayed_jobs.due_in`), else the job's own ``scheduled_at``. The reserved
+        keys are checked (see :mod:`gjobs.reserved`).
         """
         payload = self.encode(job)
-        due = parse_time(job.get("scheduled_at") if when is None else when)
+        reserved.check(job)
+        due = when if isinstance(when, str) else parse_time(job.get("scheduled_at") if when is None else when)
         return new_id(), due, payload
 
-    def enqueue(self, job: dict) -> str:
-        """Store ``job`` and return its id. It runs now, or at its ``scheduled_at`` if it has one."""
-        return self._write([self.prepare(job)])[0]
+    def enqueue(self, job: dict, *, id: Optional[str] = None) -> str:
+        """Store ``job`` and return its id. It runs now, or at its ``scheduled_at`` if it has one.
 
-    def enqueue_at(self, job: dict, when: Any) -> str:
-        """Store ``job`` to run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
+        With ``id`` (the caller's own), the job is stored at most once: enqueueing an id taken in
+        the last :data:`ID_MEMORY` seconds (or still queued) writes nothing and returns it, so a
+        call that timed out after Redis took the job can safely be made again.
+        """
+        return self._one(self.prepare(job), id)
+
+    def enqueue_at(self, job: dict, when: Any, *, id: Optional[str] = None) -> str:
+        """Store ``job`` to run at ``when`` (a datetime, an epoch number or an ISO-8601 string);
+        ``id`` as for :meth:`enqueue`."""
         if when is None:
             raise ValueError("enqueue_at needs a time; use enqueue() to run now")
-        return self._write([self.prepare(job, when)])[0]
+        return self._one(self.prepare(job, when), id)
 
-    def enqueue_in(self, job: dict, delay: Any) -> str:
-        """Store ``job`` to run after ``delay`` (seconds or a ``timedelta``)."""
+    def enqueue_in(self, job: dict, delay: Any, *, id: Optional[str] = None) -> str:
+        """Store ``job`` to run ``delay`` (seconds or a ``timedelta``) after now by Redis's clock,
+        whatever this process's clock says; ``id`` as for :meth:`enqueue`."""
         seconds = delay.total_seconds() if isinstance(delay, _dt.timedelta) else delay
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds != seconds:
             raise TypeError(f"delay must be a number of seconds or a timedelta, not {delay!r}")
-        return self._write([self.prepare(job, clock.now() + seconds)])[0]
+        return self._one(self.prepare(job, due_in(seconds)), id)
+
+    def _one(self, prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
+        if job_id is None:
+            return self._write([prepared])[0]
+        if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_ID_LENGTH:
+            raise ValueError(f"a job id must be a string of 1 to {MAX_ID_LENGTH} characters, not {job_id!r}")
+        _, due, payload = prepared
+        keys = [self.keys.jobs, self.keys.ready, self.keys.delayed, self.keys.ids]
+        args = [job_id, payload, "" if due is None else due if isinstance(due, str) else repr(due),
+                ID_MEMORY, self.keys.wakeup]
+        self._enqueue_once(keys=keys, args=args)
+        return job_id
 
     def enqueue_many(self, jobs: Iterable[dict], chunk: int = ENQUEUE_CHUNK) -> List[str]:
         """Store many jobs, ``chunk`` per round trip; returns their ids in order.
@@ -167,7 +199,7 @@ class Queue:
                 raise type(error)(f"job at index {index}: {error}; nothing was enqueued") from error
         return self._write(prepared, chunk)
 
-    def _write(self, prepared: Sequence[Tuple[str, Optional[float], bytes]], chunk: int = ENQUEUE_CHUNK) -> List[str]:
+    def _write(self, prepared: Sequence[Tuple[str, Optional[Due], bytes]], chunk: int = ENQUEUE_CHUNK) -> List[str]:
         written: List[str] = []
         for start in range(0, len(prepared), chunk):
             part = prepared[start : start + chunk]

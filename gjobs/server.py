@@ -160,10 +160,10 @@ class Server:
         """
         return self.worker.start()
 
-    def stop(self, timeout: Optional[float] = None) -> None:
+    def stop(self, timeout: Optional[float] = None) -> bool:
         """Stop fetching at once, let in-flight jobs finish, and leave nothing behind in Redis
-        (see :meth:`gjobs.worker.Worker.stop`)."""
-        self.worker.stop(timeout)
+        (see :meth:`gjobs.worker.Worker.stop`, which says what it returns)."""
+        return self.worker.stop(timeout)
 
     def hurry(self) -> None:
         """Make a :meth:`stop` under way stop waiting for in-flight jobs (a second SIGTERM)."""

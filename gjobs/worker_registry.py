@@ -25,17 +25,21 @@ class WorkerRegistry:
         self.client = client
         self.keys = keys
         self._heartbeat = scripts.register(client, "heartbeat")
+        self._stale = scripts.register(client, "stale")
         self._recover = scripts.register(client, "recover")
 
-    def beat(self, worker_id: str, now: float, info: dict) -> bool:
-        """Record a heartbeat. True when the worker was not registered before this beat."""
+    def beat(self, worker_id: str, now: Optional[float], info: dict) -> bool:
+        """Record a heartbeat at ``now`` (Redis's now when None). True when the worker was not
+        registered before this beat."""
         keys = [self.keys.workers, self.keys.workers_info]
-        return bool(self._heartbeat(keys=keys, args=[worker_id, repr(now), json.dumps(info)]))
+        when = "" if now is None else repr(now)
+        return bool(self._heartbeat(keys=keys, args=[worker_id, when, json.dumps(info)]))
 
-    def stale(self, before: float, limit: int = 16) -> List[str]:
-        """Workers whose last beat is older than ``before``, oldest first."""
-        ids = self.client.zrangebyscore(self.keys.workers, "-inf", f"({before!r}", 0, limit)
-        return [text(i) for i in ids]
+    def stale(self, silence: float, limit: int = 16, now: Optional[float] = None) -> Tuple[float, List[str]]:
+        """Workers silent for more than ``silence`` seconds at ``now`` (Redis's now when None),
+        oldest first, and the time they were judged at."""
+        at, ids = self._stale(keys=[self.keys.workers], args=[repr(silence), limit, "" if now is None else repr(now)])
+        return float(at), [text(i) for i in ids]
 
     def recover(
         self, worker_id: str, before: float, max_attempts: int, now: float, error: dict

@@ -17,6 +17,7 @@ import redis  # noqa: E402
 from gjobs import Server  # noqa: E402
 from gjobs.embedded import RedisProcess  # noqa: E402
 
+from .fault_delegates import WorkerProcess  # noqa: E402
 from .processes import Worker  # noqa: E402
 
 
@@ -108,3 +109,31 @@ def multis():
     yield made
     for multi in made:
         multi.stop(timeout=0)
+
+
+@pytest.fixture
+def report(record_property, capsys):
+    """Record a scenario's figures as test properties and print them past the capture."""
+
+    def emit(scenario, **figures):
+        for name, value in figures.items():
+            record_property(name, value)
+        with capsys.disabled():
+            print(f"\n    {scenario}: " + ", ".join(f"{name}={value}" for name, value in figures.items()))
+
+    return emit
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start ``gjobs-worker`` processes; every one still running is killed at teardown."""
+    workers = []
+
+    def start(delegate, url, prefix, *options, clock_shift=0.0):
+        worker = WorkerProcess(delegate, url, prefix, tmp_path, *options, clock_shift=clock_shift)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.close()

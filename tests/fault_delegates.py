@@ -21,6 +21,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: A directory whose ``sitecustomize`` moves ``time.time`` of a worker by $GJOBS_TEST_CLOCK_SHIFT
+#: seconds: a worker whose clock is off.
+CLOCK_SHIFT_DIR = os.path.join(ROOT, "tests", "clock_shift")
 
 _client = None
 
@@ -92,6 +95,45 @@ def fail(job):
     raise RuntimeError(f"job {job['n']} always fails")
 
 
+def exits(job):
+    """End the way an argparse-minded function or a library that gives up does: ``sys.exit(2)``,
+    after noting the attempt under ``job["started"]``."""
+    _mark(job, "started")
+    sys.exit(2)
+
+
+def ran_at(job):
+    """Note the run under ``job["record"]`` and when it started (this host's real clock, whatever
+    the worker's shifted one says) in the list ``job["at"]``."""
+    _redis().rpush(job["at"], repr(_true_time()))
+    _mark(job, "record")
+
+
+def _true_time():
+    """The real wall clock, also in a worker whose ``time.time`` the clock-shift harness moved."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).timestamp()
+
+
+def tally(client, record, count):
+    """``(ran, duplicates, lost)``: jobs that ran, extra runs, jobs that never ran."""
+    counts = runs(client, record).values()
+    return len(counts), sum(counts) - len(counts), count - len(counts)
+
+
+def all_ran(client, record, count):
+    return len(runs(client, record)) == count
+
+
+def settled(queue):
+    """Nothing ready, delayed, pending or dead, and no payload left: every job completed."""
+    stats = queue.stats()
+    return (stats["ready"], stats["delayed"], stats["in_progress"], stats["dead"], queue.job_store.size()) == (
+        0, 0, 0, 0, 0
+    )
+
+
 # -- worker processes -------------------------------------------------------------------------
 
 
@@ -108,12 +150,16 @@ class WorkerProcess:
     ``--redis-url`` unless ``url_in_env_only`` and as ``$REDIS_URL`` (for the delegates).
     """
 
-    def __init__(self, delegate, url, prefix, directory, *options, url_in_env_only=False, name="worker"):
+    def __init__(self, delegate, url, prefix, directory, *options, url_in_env_only=False, name="worker",
+                 clock_shift=0.0):
         self.log_path = os.path.join(str(directory), f"{name}-{time.monotonic_ns()}.log")
         argv = worker_command() + [f"tests.fault_delegates:{delegate}", "--prefix", prefix]
         if not url_in_env_only:
             argv += ["--redis-url", url]
-        env = dict(os.environ, REDIS_URL=url, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        path = [ROOT] + ([CLOCK_SHIFT_DIR] if clock_shift else []) + [os.environ.get("PYTHONPATH", "")]
+        env = dict(os.environ, REDIS_URL=url, PYTHONPATH=os.pathsep.join(path))
+        if clock_shift:
+            env["GJOBS_TEST_CLOCK_SHIFT"] = repr(clock_shift)
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             argv + list(options), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,

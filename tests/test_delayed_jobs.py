@@ -67,8 +67,7 @@ def test_one_promote_call_moves_at_most_its_limit(client, queue):
 
 def test_twenty_thousand_jobs_due_at_once_are_all_promoted(client, queue):
     ids = schedule(client, queue, 20_000, NOW - 5)
-    moved, following = queue.delayed_jobs.promote_all(now=NOW)
-    assert (moved, following) == (20_000, None)
+    assert queue.delayed_jobs.promote_all(now=NOW) == (20_000, None, NOW)
     assert queue.delayed_jobs.size() == 0
     ready = [job_id.decode() for job_id in client.lrange(queue.keys.ready, 0, -1)]
     assert sorted(ready) == sorted(ids)
@@ -77,7 +76,7 @@ def test_twenty_thousand_jobs_due_at_once_are_all_promoted(client, queue):
 def test_promote_all_leaves_jobs_that_are_not_due(client, queue):
     schedule(client, queue, 2100, NOW)
     later = queue.enqueue_at({"n": 1}, NOW + 10)
-    assert queue.delayed_jobs.promote_all(now=NOW) == (2100, NOW + 10)
+    assert queue.delayed_jobs.promote_all(now=NOW) == (2100, NOW + 10, NOW)
     assert [m.decode() for m in client.zrange(queue.keys.delayed, 0, -1)] == [later]
 
 

@@ -20,60 +20,14 @@ from gjobs import Queue, Server
 from gjobs.embedded import RedisProcess
 from gjobs.processing_list import ProcessingList
 from gjobs.worker.loop import RETRY_WAIT_CAP, Loop
-from tests.fault_delegates import WorkerProcess, runs
+from tests.fault_delegates import all_ran, runs, settled, tally
 from tests.helpers import wait_for
-
-
-@pytest.fixture
-def report(record_property, capsys):
-    """Record a scenario's figures as test properties and print them past the capture."""
-
-    def emit(scenario, **figures):
-        for name, value in figures.items():
-            record_property(name, value)
-        with capsys.disabled():
-            print(f"\n    {scenario}: " + ", ".join(f"{name}={value}" for name, value in figures.items()))
-
-    return emit
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """Start ``gjobs-worker`` processes; every one still running is killed at teardown."""
-    workers = []
-
-    def start(delegate, url, prefix, *options):
-        worker = WorkerProcess(delegate, url, prefix, tmp_path, *options)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.close()
 
 
 def sleepy_jobs(count, record, low=0.005, high=0.05, seed=6):
     """``count`` jobs that sleep ``low``-``high`` seconds and count their runs in ``record``."""
     rng = random.Random(seed)
     return [{"n": n, "sleep": round(rng.uniform(low, high), 3), "record": record} for n in range(count)]
-
-
-def tally(client, record, count):
-    """``(ran, duplicates, lost)``: jobs that ran, extra runs, jobs that never ran."""
-    counts = runs(client, record).values()
-    return len(counts), sum(counts) - len(counts), count - len(counts)
-
-
-def all_ran(client, record, count):
-    return len(runs(client, record)) == count
-
-
-def settled(queue):
-    """Nothing ready, delayed, pending or dead, and no payload left: every job completed."""
-    stats = queue.stats()
-    return (stats["ready"], stats["delayed"], stats["in_progress"], stats["dead"], queue.job_store.size()) == (
-        0, 0, 0, 0, 0
-    )
 
 
 # -- quick checks -----------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import gjobs
 
 LUA_DIR = pathlib.Path(gjobs.__file__).parent / "lua"
 SCRIPTS = sorted(LUA_DIR.glob("*.lua"))
-#: Commands whose first argument is not a key.
-NOT_KEYED = {"PUBLISH"}
+#: Commands whose first argument is not a key (or that take none).
+NOT_KEYED = {"PUBLISH", "TIME"}
 #: Commands that read the keyspace instead of named keys.
 KEYSPACE_COMMANDS = {"KEYS", "SCAN", "RANDOMKEY", "FLUSHDB", "FLUSHALL", "DBSIZE"}
 

@@ -180,7 +180,7 @@ def test_a_later_beat_only_moves_the_last_beat(queue):
 def test_stale_lists_only_workers_whose_last_beat_is_older(queue):
     queue.registry.beat("old", NOW - 20, {})
     queue.registry.beat("new", NOW, {})
-    assert queue.registry.stale(before=NOW - 10) == ["old"]
+    assert queue.registry.stale(10, now=NOW) == (NOW, ["old"])
 
 
 # -- recovery ---------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_a_live_workers_jobs_are_not_recovered(client, queue, prefix):
 
 def test_a_worker_that_beats_again_before_recovery_keeps_its_jobs(client, queue, prefix):
     dead_worker(client, queue, "revived", 3)
-    stale = queue.registry.stale(NOW + 1)
+    _, stale = queue.registry.stale(0, now=NOW + 1)
     queue.registry.beat("revived", NOW + 30, {})  # between the stale listing and the recovery
     assert queue.registry.recover(stale[0], NOW + 1, 0, NOW + 30, {}) is None
     assert ProcessingList(client, queue.keys, "revived").size() == 3

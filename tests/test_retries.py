@@ -284,29 +284,6 @@ def test_greenlet_exit_raised_by_a_job_is_not_a_failure(client, prefix, queue):
     assert queue.job_store.attempts(job_id) == 0
 
 
-@pytest.mark.parametrize("signal_exception", [KeyboardInterrupt, SystemExit])
-def test_keyboard_interrupt_and_system_exit_in_a_job_are_not_failures(client, prefix, queue, signal_exception):
-    def interrupt(job):
-        raise signal_exception()
-
-    asked = []
-    delegate = Delegate(interrupt)
-    server = Server(delegate, client, prefix=prefix, backoff=lambda attempt: asked.append(attempt) or 0)
-    server.start()
-    try:
-        job_id = queue.enqueue({"n": 1})
-        # gevent hands these on to the main greenlet: the process is asked to shut down.
-        with pytest.raises(signal_exception):
-            wait_for(lambda: False, timeout=10, message="the job's exception to reach the main greenlet")
-    finally:
-        server.stop(timeout=1)
-    assert len(delegate.calls) == 1
-    assert asked == []
-    assert queue.dead_set.size() == queue.delayed_jobs.size() == 0
-    assert queue.ready_list.peek() == [job_id]
-    assert queue.job_store.attempts(job_id) == 0
-
-
 # -- crashes count ----------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Set
 import gevent.event
 
 from .. import clock
+from ..access import refused
 from ..adapter import Network
 from ..format import format_status
 from ..keys import QUEUES
@@ -74,10 +75,16 @@ class Consumer:
     # -- lifecycle, driven by the worker -------------------------------------------------------
 
     def start(self) -> None:
-        """Register on the queue (the first beat) and start fetching and settling."""
-        self.queue.client.sadd(QUEUES, self.keys.prefix)  # so that `gjobs stats` finds this queue
+        """Register on the queue (the first beat) and start fetching and settling.
+
+        Raises :class:`~gjobs.access.AccessError` naming the key when the Redis user (its
+        ACL) may not use it.
+        """
+        with refused(f"the key {QUEUES!r}"):
+            self.queue.client.sadd(QUEUES, self.keys.prefix)  # so that `gjobs stats` finds this queue
         self.liveness.reset()
-        self.liveness.beat(self.registry)
+        with refused(f"the keys of queue {self.keys.prefix!r} ({self.keys.tag}:*)"):
+            self.liveness.beat(self.registry)
         self.slots.enter(self.rank)  # lower-ranked queues sharing the slots wait for its first fetch
         self.fetcher.loop.start()
         self.settler.loop.start()
@@ -86,10 +93,11 @@ class Consumer:
         self.fetcher.loop.stop()
         self.slots.leave(self.rank)
 
-    def stop_settling(self) -> None:
-        """Stop the settle loop and report what is left (after the jobs were drained)."""
+    def stop_settling(self) -> bool:
+        """Stop the settle loop and report what is left (after the jobs were drained); returns
+        whether everything was reported."""
         self.settler.loop.stop()
-        self.settler.flush_at_stop()
+        return self.settler.flush_at_stop()
 
     def release(self) -> int:
         """Put the jobs still pending here back at the front of the queue and leave the registry."""

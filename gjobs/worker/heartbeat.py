@@ -13,7 +13,7 @@ be shared with another thread; for it the heartbeat runs as a greenlet instead.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import gevent
 import gevent.event
@@ -32,10 +32,12 @@ class Heartbeat:
     connections the ticks opened there).
 
     ``tick`` must handle its own errors; anything it lets escape is logged and the beat goes on.
+    A tick that returns False (it could not reach Redis) is tried again after a quarter of the
+    interval rather than a whole one, so that a worker beats again soon after an outage ends.
     """
 
     def __init__(
-        self, tick: Callable[[], None], interval: float, native: bool = True,
+        self, tick: Callable[[], Any], interval: float, native: bool = True,
         on_exit: Optional[Callable[[], None]] = None,
     ) -> None:
         self.tick = tick
@@ -58,18 +60,20 @@ class Heartbeat:
         self._done.acquire()  # released by the thread when it exits
         _start_new_thread(self._beat_in_thread, ())
 
-    def _safe(self, call: Optional[Callable[[], None]]) -> None:
+    def _safe(self, call: Optional[Callable[[], Any]]) -> bool:
         try:
-            if call is not None:
-                call()
+            return call is None or call() is not False
         except Exception:
             logger.exception("heartbeat %s failed", getattr(call, "__name__", "call"))
+            return False
+
+    def _wait(self, ok: bool) -> float:
+        return self.interval if ok else self.interval / 4
 
     def _beat_in_thread(self) -> None:
         try:
             while True:
-                self._safe(self.tick)
-                if self._stop.acquire(True, self.interval):
+                if self._stop.acquire(True, self._wait(self._safe(self.tick))):
                     return
         finally:
             self._safe(self.on_exit)
@@ -81,8 +85,7 @@ class Heartbeat:
     def _beat_in_greenlet(self) -> None:
         try:
             while True:
-                self._safe(self.tick)
-                gevent.sleep(self.interval)
+                gevent.sleep(self._wait(self._safe(self.tick)))
         finally:
             self._safe(self.on_exit)
 

@@ -3,6 +3,11 @@
 Each tick of the worker's heartbeat thread beats for every queue the worker runs and recovers
 the pending lists of that queue's dead workers: a worker whose last beat is older than two
 intervals. Recovery is safe from many workers at once (one script checks and moves).
+
+Two things keep a live worker from looking dead. Beats and silences are judged by Redis's clock,
+never a worker's own. And an outage of Redis that every worker suffered together (a restart, a
+failover, a network blip) leaves every last beat old: a worker whose ticks failed recovers no one
+for two intervals after it reaches Redis again, the time every live worker needs to beat again.
 """
 
 from __future__ import annotations
@@ -36,14 +41,18 @@ class Liveness:
         self.info = info
         self.dead_bounds = (dead_max, dead_max_age)
         self._registered = False
+        self._unreachable = False
+        #: Monotonic time before which this worker recovers no one (after an outage it saw).
+        self.hold_until = 0.0
 
     def reset(self) -> None:
         """Forget the first beat: the next one registers the worker afresh (a new start)."""
         self._registered = False
 
     def beat(self, registry: WorkerRegistry, now: Optional[float] = None) -> None:
-        """Record a heartbeat; warns when others had presumed this worker dead."""
-        added = registry.beat(self.worker_id, clock.now() if now is None else now, self.info())
+        """Record a heartbeat (at Redis's now unless ``now`` is given); warns when others had
+        presumed this worker dead."""
+        added = registry.beat(self.worker_id, now, self.info())
         if added and self._registered:
             logger.warning(
                 "worker %s was presumed dead and its jobs were requeued; jobs running here may run twice",
@@ -54,12 +63,16 @@ class Liveness:
     def recover(self, registry: WorkerRegistry, now: Optional[float] = None) -> int:
         """Requeue the jobs of every worker whose last beat is older than two intervals.
 
-        Returns how many jobs were requeued or buried.
+        Silence is judged by Redis's clock (at ``now`` if given), so a worker whose own clock is
+        off cannot make a live one look dead. Returns how many jobs were requeued or buried.
         """
-        now = clock.now() if now is None else now
-        before = now - 2 * self.interval
+        silence = 2 * self.interval
+        if clock.monotonic() < self.hold_until:
+            return 0
+        now, stale = registry.stale(silence, now=now)
+        before = now - silence
         handled = 0
-        for worker_id in registry.stale(before):
+        for worker_id in stale:
             if worker_id == self.worker_id:
                 continue
             error = worker_lost_record(worker_id, self.policy.max_attempts, now)
@@ -75,13 +88,27 @@ class Liveness:
             DeadSet(registry.client, registry.keys).buried(buried, *self.dead_bounds)
         return handled
 
-    def tick(self, registry: WorkerRegistry) -> None:
-        """One heartbeat: beat, then recover; errors are logged, the next tick tries again."""
+    def tick(self, registry: WorkerRegistry) -> bool:
+        """One heartbeat: beat, then recover. Returns False when Redis could not be reached (the
+        error is logged and the next tick tries again)."""
         try:
             self.beat(registry)
-            self.recover(registry)
         except Exception as error:
             logger.warning("heartbeat of worker %s failed: %s: %s", self.worker_id, type(error).__name__, error)
+            self._unreachable = True
+            return False
+        if self._unreachable:
+            self._unreachable = False
+            self.hold_until = clock.monotonic() + 2 * self.interval
+            logger.info(
+                "worker %s reached Redis again: it recovers no other worker for %g s, while they beat again",
+                self.worker_id, 2 * self.interval,
+            )
+        try:
+            self.recover(registry)
+        except Exception as error:
+            logger.warning("recovery by worker %s failed: %s: %s", self.worker_id, type(error).__name__, error)
+        return True
 
 
 def start_heartbeat(
@@ -92,9 +119,8 @@ def start_heartbeat(
     own = adapter.heartbeat_client(client)
     ticks = [(liveness, WorkerRegistry(own, keys)) for liveness, keys in queues]
 
-    def tick() -> None:
-        for liveness, registry in ticks:
-            liveness.tick(registry)
+    def tick() -> bool:
+        return all([liveness.tick(registry) for liveness, registry in ticks])
 
     def end() -> None:
         if own is not client:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from .. import clock
 from ..delayed_jobs import DelayedJobs
 from .loop import Loop
 
@@ -25,14 +24,13 @@ class Promoter:
         self.loop = Loop("promote", worker_id, self.step)
 
     def promote(self, now: Optional[float] = None) -> float:
-        """Promote every job due at ``now`` on every queue; returns the seconds until the next one
-        is due, ``resolution`` at most (0 when one is already due)."""
-        now = clock.now() if now is None else now
+        """Promote every job due at ``now`` (Redis's now when None) on every queue; returns the
+        seconds until the next one is due, ``resolution`` at most (0 when one is already due)."""
         wait = self.resolution
         for delayed in self.delayed:
-            _, following = delayed.promote_all(now)
+            _, following, at = delayed.promote_all(now)
             if following is not None:
-                wait = min(wait, max(0.0, following - now))
+                wait = min(wait, max(0.0, following - at))
         return wait
 
     def step(self) -> None:

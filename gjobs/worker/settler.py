@@ -42,7 +42,7 @@ class Settler:
         self.dead_set = dead_set
         self.worker_id = worker_id
         self.dead_bounds = (dead_max, dead_max_age)
-        # Finished jobs not yet reported: ids to complete, and failures as (id, retry_at, error).
+        # Finished jobs not yet reported: ids to complete, and failures as (id, retry in, error).
         self._completed: List[str] = []
         self._failed: List[Tuple[str, Optional[float], Optional[dict]]] = []
         #: Ids finished here whose report Redis has not confirmed.
@@ -57,15 +57,16 @@ class Settler:
         self._completed.append(job_id)
         self._wakeup.set()
 
-    def retry(self, job_id: str, at: float) -> None:
-        self._failure(job_id, at, None)
+    def retry(self, job_id: str, delay: float) -> None:
+        """Report a failure to retry ``delay`` seconds after Redis's now."""
+        self._failure(job_id, delay, None)
 
     def bury(self, job_id: str, error: dict) -> None:
         self._failure(job_id, None, error)
 
-    def _failure(self, job_id: str, retry_at: Optional[float], error: Optional[dict]) -> None:
+    def _failure(self, job_id: str, delay: Optional[float], error: Optional[dict]) -> None:
         self.unsettled.add(job_id)
-        self._failed.append((job_id, retry_at, error))
+        self._failed.append((job_id, delay, error))
         self._wakeup.set()
 
     @property
@@ -95,9 +96,9 @@ class Settler:
                 del self._completed[: len(batch)]
                 self.unsettled.difference_update(batch)
             while self._failed:
-                job_id, retry_at, error = self._failed[0]
+                job_id, delay, error = self._failed[0]
                 if error is None:
-                    self.processing_list.retry(job_id, retry_at)
+                    self.processing_list.retry(job_id, delay)
                 else:
                     error["failed_at"] = clock.now()
                     buried += self.processing_list.bury(job_id, error["failed_at"], error)
@@ -107,15 +108,17 @@ class Settler:
                 break
         self.dead_set.buried(buried, *self.dead_bounds)
 
-    def flush_at_stop(self, tries: int = FLUSH_TRIES) -> None:
-        """The last report, retried a few times; what cannot be reported will run again."""
+    def flush_at_stop(self, tries: int = FLUSH_TRIES) -> bool:
+        """The last report, retried a few times; what cannot be reported will run again.
+        Returns whether everything was reported."""
         for attempt in range(tries):
             try:
                 self.flush()
-                return
+                return True
             except Exception as error:
                 logger.warning("worker %s: reporting finished jobs failed (%s); retrying", self.worker_id, error)
                 gevent.sleep(RETRY_WAIT_FIRST * 2**attempt)
         logger.error(
             "worker %s: %d finished jobs could not be reported and will run again", self.worker_id, self.waiting
         )
+        return False

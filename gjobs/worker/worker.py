@@ -21,9 +21,10 @@ import gevent.event
 from gevent import monkey
 
 from .. import clock
+from ..access import check_channels
 from ..adapter import adapter_for
 from ..coder import DEFAULT
-from ..connection import check_version
+from ..connection import check_version, eviction_warning
 from ..runners import Runners
 from ..slots import Slots
 from .consumer import Consumer
@@ -31,6 +32,7 @@ from .heartbeat import Heartbeat
 from .liveness import start_heartbeat
 from .options import DEFAULT_RESOLUTION, Options
 from .promoter import Promoter
+from .runner import drain
 
 logger = logging.getLogger("gjobs")
 
@@ -121,6 +123,7 @@ class Worker:
         self._heartbeat: Optional[Heartbeat] = None
         self._stopping = False
         self._stopped = gevent.event.Event()
+        self._handed_back = True
 
     # -- what it is ------------------------------------------------------------------------------
 
@@ -182,6 +185,10 @@ class Worker:
                 "call gevent.monkey.patch_all() first (gjobs-worker does)"
             )
         check_version(self.client, f"{self.consumers[0].keys.tag}:probe")
+        warning = eviction_warning(self.client)
+        if warning:
+            logger.warning("%s", warning)
+        check_channels(self.client, [c.keys.wakeup for c in self.consumers], self.options.block_timeout)
         self._hurry.clear()
         self._stopped.clear()
         self.started_at = clock.now()
@@ -206,7 +213,7 @@ class Worker:
         )
         return True
 
-    def stop(self, timeout: Optional[float] = None) -> None:
+    def stop(self, timeout: Optional[float] = None) -> bool:
         """Stop fetching at once on every queue, let in-flight jobs finish, and leave nothing
         behind in Redis.
 
@@ -214,36 +221,43 @@ class Worker:
         once after :meth:`hurry`, are killed. Their ids, and any fetched but not started, go back
         to the front of their ready list; the worker leaves the registries. Calling it on a
         stopped worker does nothing.
+
+        Returns True when every outcome was reported and every unfinished job handed back;
+        False when Redis could not be reached for some (logged in one line each): those jobs
+        return to their queue when this worker's heartbeat expires (two intervals after its
+        last beat), and finished ones may run again.
         """
         if not self.running:
-            return
+            return True
         if self._stopping:
             self._stopped.wait()  # another greenlet is stopping this worker: wait for it to finish
-            return
+            return self._handed_back
         self._stopping = True
         try:
-            self._shut_down(self.shutdown_timeout if timeout is None else timeout)
+            self._handed_back = self._shut_down(self.shutdown_timeout if timeout is None else timeout)
         finally:
             self._stopping = False
             self._stopped.set()
+        return self._handed_back
 
-    def _shut_down(self, timeout: float) -> None:
+    def _shut_down(self, timeout: float) -> bool:
         started, self._started = self._started, []
         gevent.joinall([gevent.spawn(consumer.stop_fetching) for consumer in started], raise_error=True)
         self._drain(timeout)
         self.promoter.loop.stop()
-        for consumer in started:
-            consumer.stop_settling()
+        handed_back = all([consumer.stop_settling() for consumer in started])
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
         for consumer in started:
             try:
                 released = consumer.release()
-            except Exception:
-                logger.exception(
-                    "worker %s could not put its jobs back on %r; they return when its heartbeat expires",
-                    self.id, consumer.keys.prefix,
+            except Exception as error:
+                handed_back = False
+                logger.warning(
+                    "worker %s could not put its jobs back on %r (%s: %s); they return to the queue when its "
+                    "heartbeat expires, %g s after its last beat",
+                    self.id, consumer.keys.prefix, type(error).__name__, error, 2 * self.options.heartbeat_interval,
                 )
             else:
                 if released:
@@ -252,23 +266,16 @@ class Worker:
         self._settle_lane.close()
         self.started_at = None
         logger.info("worker %s stopped", self.id)
+        return handed_back
 
     def hurry(self) -> None:
         """Make a :meth:`stop` under way stop waiting for in-flight jobs (a second SIGTERM)."""
         self._hurry.set()
 
     def _drain(self, timeout: float) -> None:
-        deadline = clock.monotonic() + timeout
-        while self.in_progress and not self._hurry.is_set():
-            left = deadline - clock.monotonic()
-            if left <= 0:
-                break
-            self._ended.clear()
-            gevent.wait([self._ended, self._hurry], timeout=left, count=1)
-        if self.in_progress:
-            logger.warning("worker %s: killing %d jobs still running at shutdown", self.id, self.in_progress)
-            for consumer in self.consumers:
-                consumer.runner.kill_all()
+        killed = drain([consumer.runner for consumer in self.consumers], self._ended, self._hurry, timeout)
+        if killed:
+            logger.warning("worker %s: killed %d jobs still running at shutdown", self.id, killed)
         if self._own_parent:
             self.parent.kill()  # the idle runners: nothing else would end them
 

@@ -1,0 +1,35 @@
+"""The keys of a job that gjobs itself reads, checked where a job enters and again where it runs.
+
+A job is any dict; these keys are gjobs': ``scheduled_at`` (when it runs), ``timeout`` (seconds
+it may run) and ``max_attempts`` (its own retry limit). A bad value is refused at enqueue with an
+error naming the key and the value, so it never fails for days in a worker; a worker that meets
+one anyway (written by another producer) sends the job to the dead set once, with that reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .coder import parse_time
+
+#: The keys gjobs reads from a job.
+RESERVED = ("scheduled_at", "timeout", "max_attempts")
+
+
+def check(job: dict) -> None:
+    """Raise ``TypeError`` (a value of the wrong type) or ``ValueError`` (out of range) naming the
+    first reserved key of ``job`` that holds a value gjobs cannot use. ``None`` means unset."""
+    for key, integer, wanted in (("timeout", False, "a positive number of seconds"),
+                                 ("max_attempts", True, "a positive integer")):
+        value = job.get(key)
+        if value is None:
+            continue
+        kinds = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise TypeError(f"job key {key!r} must be {wanted}, not {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"job key {key!r} must be {wanted}, not {value!r}")
+    try:
+        parse_time(job.get("scheduled_at"))
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"job key 'scheduled_at': {error}") from None
