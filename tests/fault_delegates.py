@@ -40,15 +40,18 @@ def _redis():
     return _client
 
 
-def _mark(job, field):
+def _mark(job, field, token=None):
     """Note one run of this job in the hash the job names under ``field``, if any.
 
-    The field is ``<n>:<token of this run>``, so a write retried after its reply was lost is
-    not counted twice: :func:`runs` counts the runs of each job.
+    The field is ``<n>:<token of this run>:<pid of the worker process>``, so a write retried
+    after its reply was lost is not counted twice; its value is when the note was made (this
+    host's real clock, epoch seconds). :func:`runs` counts the runs of each job, and
+    :func:`run_marks` tells which process made each note and when. ``token`` names the run (a
+    fresh one by default): :func:`record` gives its two notes the same.
     """
     key = job.get(field)
     if key:
-        _redis().hset(key, f"{job['n']}:{uuid.uuid4().hex}", 1)
+        _redis().hset(key, f"{job['n']}:{token or uuid.uuid4().hex}:{os.getpid()}", repr(_true_time()))
 
 
 def runs(client, key):
@@ -60,17 +63,29 @@ def runs(client, key):
     return counts
 
 
+def run_marks(client, key):
+    """``{n: [(token, pid, at), ...]}`` from a hash written by :func:`_mark`: every run of job n
+    noted there, with the pid of the worker process that ran it and when it was noted."""
+    marks = {}
+    for field, value in client.hgetall(key).items():
+        n, token, pid = field.decode().split(":")
+        marks.setdefault(int(n), []).append((token, int(pid), float(value)))
+    return marks
+
+
 def record(job):
     """Sleep ``job["sleep"]`` seconds (cooperatively), then note the run under ``job["record"]``.
 
-    Notes the start under ``job["started"]`` first, when the job names that key.
+    Notes the start under ``job["started"]`` first, when the job names that key; both notes of
+    one run carry the same token, so a run's start and end can be paired (:func:`run_marks`).
     """
     import gevent
 
-    _mark(job, "started")
+    token = uuid.uuid4().hex
+    _mark(job, "started", token)
     if job.get("sleep"):
         gevent.sleep(job["sleep"])
-    _mark(job, "record")
+    _mark(job, "record", token)
 
 
 def crash(job):

@@ -5,8 +5,9 @@
 ``--redis-url`` (default ``$REDIS_URL``), ``--prefix`` and ``--json``; output is a table for
 people, or JSON for scripts. ``stats`` and ``workers`` show every queue a worker has started on
 (the registry at :data:`gjobs.keys.QUEUES`) unless ``--prefix`` names some. Errors are one line
-on stderr: exit status 2 for bad input, 1 when Redis cannot be reached or refuses. Passwords in
-URLs are never printed.
+on stderr: exit status 2 for bad input, 1 when Redis cannot be reached or refuses. ``ping`` and
+``stats`` warn on stderr (``gjobs: warning: ...``, never on stdout, so ``--json`` stays
+parseable) when Redis may evict keys, queued jobs included. Passwords in URLs are never printed.
 
 It needs no gevent: it is a plain synchronous client, like a cron script.
 """
@@ -29,7 +30,7 @@ from gjobs.cli import show
 from gjobs.cli.common import UsageError, redis_url
 from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
 from gjobs.coder import parse_time
-from gjobs.connection import DEFAULT_URL, connect, redact, server_version
+from gjobs.connection import DEFAULT_URL, connect, eviction_warning, redact, server_version
 from gjobs.keys import QUEUES, text
 from gjobs.queue import Queue
 
@@ -159,6 +160,7 @@ def known_queues(client: Any) -> List[str]:
 def cmd_stats(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     if args.count and not args.watch:
         raise UsageError("--count goes with --watch")
+    _warnings(client)  # once, not at every refresh of a watch
     shown = 0
     try:
         while True:
@@ -305,9 +307,10 @@ def cmd_ping(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     client.ping()
     latency = (time.perf_counter() - started) * 1000
     version = ".".join(map(str, server_version(client))) or "unknown"
+    warnings = _warnings(client)
     if args.json:
         show.print_json(out, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
-                          "latency_ms": round(latency, 3)})
+                          "latency_ms": round(latency, 3), "warnings": warnings})
     else:
         out.write(f"PONG from Redis {version} at {redact(args.redis_url)} in {latency:.2f} ms\n")
     return 0
@@ -353,6 +356,15 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
     except redis.RedisError as error:
         _error(f"Redis at {redact(url)} refused: {type(error).__name__}: {redact(str(error))}")
         return 1
+
+
+def _warnings(client: Any) -> List[str]:
+    """What is wrong with this Redis for gjobs (it may evict queued jobs), each printed on stderr
+    as a ``gjobs: warning:`` line, so that ``--json`` output stays one document."""
+    warnings = [warning for warning in [eviction_warning(client)] if warning]
+    for warning in warnings:
+        print(f"{PROG}: warning: {' '.join(warning.split())}", file=sys.stderr)
+    return warnings
 
 
 def _error(message: str) -> None:

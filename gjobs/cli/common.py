@@ -1,5 +1,5 @@
-"""What both commands share: bad input, the Redis URL rule, loading a delegate, and telling a
-Redis failure from a bug.
+"""What both commands share: bad input, the Redis URL rule, loading a delegate, telling a Redis
+failure from a bug, and a Redis not reached (yet) from one that refuses.
 
 Nothing here patches gevent or imports the user's code at import time: ``gjobs`` is a plain
 synchronous client, and only the ``gjobs-worker`` entry point (:mod:`gjobs.__main__`) patches.
@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import redis
 
+from gjobs.access import AccessError
 from gjobs.connection import DEFAULT_URL, RedisVersionError
 
 
@@ -27,7 +28,24 @@ def redis_url(given: Optional[str]) -> str:
 
 def is_redis_trouble(error: BaseException) -> bool:
     """An error of Redis or of the way to it (exit status 1, one line), not a bug (a traceback)."""
-    return isinstance(error, (redis.RedisError, OSError, RedisVersionError))
+    return isinstance(
+        error, (redis.RedisError, redis.exceptions.RedisClusterException, OSError, RedisVersionError, AccessError)
+    )
+
+
+#: Errors that mean Redis answered and said no: a wrong password or user (``WRONGPASS``,
+#: ``NOAUTH``), or a user without the right to connect. redis-py raises them as connection
+#: errors, but trying again cannot help.
+_REFUSALS = (redis.AuthenticationError, redis.exceptions.AuthorizationError)
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Redis could not be reached, or not yet: nothing listens, the name does not resolve, a
+    timeout, a cut connection, a server still loading its data. Trying again may help, unlike a
+    refusal (password, ACL), a server too old, or a bug."""
+    return isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)) and not isinstance(
+        error, _REFUSALS
+    )
 
 
 def load_delegate(path: str) -> Any:

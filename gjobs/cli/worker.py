@@ -12,12 +12,13 @@ import importlib
 import logging
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set, Tuple
 
 import gevent
+import gevent.event
 
 import gjobs
-from gjobs.cli.common import UsageError, is_redis_trouble, load_delegate, redis_url
+from gjobs.cli.common import UsageError, is_redis_trouble, is_unreachable, load_delegate, redis_url
 from gjobs.cli.types import (
     attempts,
     non_negative_float,
@@ -40,6 +41,18 @@ logger = logging.getLogger("gjobs")
 
 #: Seconds between status lines in the log.
 DEFAULT_STATUS_INTERVAL = 5.0
+#: Seconds the worker waits before trying again when Redis cannot be reached at start (not up
+#: yet, as a container started beside its Redis); the wait doubles after every failed try...
+CONNECT_RETRY_FIRST = 0.5
+#: ... up to this many seconds.
+CONNECT_RETRY_MAX = 10.0
+#: Seconds a try to start, under way when SIGINT or SIGTERM comes, gets to give up (a connect to
+#: a host that never answers can take minutes).
+START_ABANDON_TIMEOUT = 2.0
+#: Seconds between two looks at whether the worker still runs (a signal ends the wait at once),
+#: and, in burst mode, at whether anything is left to run.
+RUN_POLL_INTERVAL = 0.5
+BURST_POLL_INTERVAL = 0.1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gjobs-worker",
         description="Run the jobs of a gjobs queue. DELEGATE is MODULE:ATTR, an object with "
         "call(job), a callable, or a class to instantiate without arguments.",
+        epilog="Exit status: 0 when the worker stopped and handed back every job it held (or had not "
+        "started yet); 1 when Redis refused, or could not be reached: at start with "
+        "--exit-on-connect-failure, or at the stop, when the jobs it held return to their queue only once "
+        "its heartbeat expires (two heartbeat intervals); 2 for bad input.",
     )
     parser.add_argument("delegate", nargs="?",
                         help="MODULE:ATTR of the delegate that runs each job (default with --import: "
@@ -80,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (repeatable), e.g. to register tasks")
     parser.add_argument("--burst", action="store_true",
-                        help="run what is ready (and due) now, then exit")
+                        help="run what is ready (and due) now, then exit; implies --exit-on-connect-failure, "
+                        "so that runs from cron do not pile up while Redis is down")
+    parser.add_argument("--exit-on-connect-failure", action="store_true",
+                        help="exit with status 1 at once when Redis cannot be reached at start, instead "
+                        f"of trying again every {CONNECT_RETRY_FIRST:g}-{CONNECT_RETRY_MAX:g} s until it can")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], type=str.upper)
     parser.add_argument("--version", action="version", version=f"gjobs {gjobs.__version__}")
@@ -121,33 +142,46 @@ def build_worker(args: argparse.Namespace, delegate: Any, client: Any) -> Worker
     return Worker(delegate, client, queue_names(args), weights=args.weights, **server_options(args))
 
 
-def run(worker: Worker, status_interval: float, burst: bool = False) -> None:
+def run(worker: Worker, status_interval: float, burst: bool = False, *, url: str = "",
+        retry_connect: bool = True) -> bool:
     """Run ``worker`` until SIGINT/SIGTERM (a second one skips the wait for running jobs), or, in
-    burst mode, until nothing is ready, due or running on any of its queues."""
-    stopping: List[gevent.Greenlet] = []
+    burst mode, until nothing is ready, due or running on any of its queues.
+
+    While Redis at ``url`` cannot be reached at start, it tries again, logging each failure in
+    one line, after :data:`CONNECT_RETRY_FIRST` seconds doubling up to :data:`CONNECT_RETRY_MAX`;
+    with ``retry_connect`` false it raises the error instead. A signal ends the wait.
+
+    Returns True when the worker stopped and left nothing behind in Redis (or never started),
+    False when Redis could not be reached to hand back its jobs: they return to their queue
+    when its heartbeat expires.
+    """
+    asked = gevent.event.Event()  # SIGINT or SIGTERM came, or burst mode is done
 
     def on_signal(signum: int) -> None:
-        if stopping:
-            logger.warning("second %s: putting running jobs back without waiting", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if asked.is_set():
+            logger.warning("second %s: putting running jobs back without waiting", name)
             worker.hurry()
-            return
-        logger.info("%s: stopping (running jobs get %g s)", signal.Signals(signum).name, worker.shutdown_timeout)
-        stopping.append(gevent.spawn(worker.stop))
+        elif worker.running:
+            logger.info("%s: stopping (running jobs get %g s)", name, worker.shutdown_timeout)
+        else:
+            logger.info("%s: stopping before the worker started", name)
+        asked.set()
 
+    # Before the first try, so that a signal while Redis is awaited ends the wait.
     handlers = [gevent.signal_handler(sig, on_signal, sig) for sig in (signal.SIGINT, signal.SIGTERM)]
     try:
-        worker.start()
+        if not _start(worker, asked, url, retry_connect):
+            return worker.stop()  # a signal came first; this cleans up after a try cut short
         status = gevent.spawn(_log_status, worker, status_interval)
         try:
-            while worker.running and not stopping:
+            while worker.running and not asked.is_set():
                 if burst and worker.idle():
                     logger.info("burst: nothing left to run")
-                    stopping.append(gevent.spawn(worker.stop))
+                    asked.set()  # a signal from now on is a second one
                     break
-                gevent.sleep(0.1 if burst else 0.5)
-            if stopping:
-                stopping[0].join()
-            logger.info("status %s", worker.status_string())
+                asked.wait(BURST_POLL_INTERVAL if burst else RUN_POLL_INTERVAL)
+            return _stop(worker)
         finally:
             status.kill()
     finally:
@@ -156,13 +190,75 @@ def run(worker: Worker, status_interval: float, burst: bool = False) -> None:
         worker.stop()
 
 
+def _start(worker: Worker, asked: gevent.event.Event, url: str, retry: bool) -> bool:
+    """Start ``worker``, trying again while Redis cannot be reached (if ``retry``); False when
+    ``asked`` is set first. Errors other than an unreachable Redis are raised at once."""
+    wait = CONNECT_RETRY_FIRST
+    while not asked.is_set():
+        attempt = gevent.spawn(_try_start, worker)
+        gevent.wait([attempt, asked], count=1)
+        if not attempt.ready():
+            attempt.kill(block=True, timeout=START_ABANDON_TIMEOUT)
+            return False
+        error = attempt.value
+        if error is None:
+            return True
+        if not retry or not is_unreachable(error):
+            raise error
+        logger.warning("cannot reach Redis at %s: %s; retrying in %g s", redact(url), _one_line(error), wait)
+        asked.wait(wait)
+        wait = min(wait * 2, CONNECT_RETRY_MAX)
+    return False
+
+
+def _try_start(worker: Worker) -> Optional[Exception]:
+    """``worker.start()`` in a greenlet of its own: its error is returned, not raised, so that
+    gevent does not print it as the traceback of a failed greenlet."""
+    try:
+        worker.start()
+    except Exception as error:
+        return error
+    return None
+
+
+def _stop(worker: Worker) -> bool:
+    """Stop ``worker``; the final status line, or one line on the jobs not handed back."""
+    held = _held(worker)
+    if worker.stop():
+        _log_status_line(worker)
+        return True
+    count = len(held | _held(worker))
+    logger.warning(
+        "worker %s stopped, but Redis could not be reached to hand back the %d %s it held when the stop began "
+        "(running, fetched, or finished and not reported): they return to their queue when its heartbeat "
+        "expires, %g s after its last beat, and may run again",
+        worker.id, count, "job" if count == 1 else "jobs", 2 * worker.options.heartbeat_interval,
+    )
+    return False
+
+
+def _held(worker: Worker) -> Set[Tuple[str, str]]:
+    """``(queue, id)`` of the jobs ``worker`` holds: running, or finished and not yet reported."""
+    return {(consumer.keys.prefix, job_id) for consumer in worker.consumers for job_id in consumer.known()}
+
+
 def _log_status(worker: Worker, interval: float) -> None:
     while True:
         gevent.sleep(interval)
-        try:
-            logger.info("status %s", worker.status_string())
-        except Exception as error:
-            logger.warning("status unavailable: %s: %s", type(error).__name__, error)
+        _log_status_line(worker)
+
+
+def _log_status_line(worker: Worker) -> None:
+    try:
+        logger.info("status %s", worker.status_string())
+    except Exception as error:
+        if not is_redis_trouble(error):
+            raise
+        logger.warning("status unavailable: %s: %s", type(error).__name__, _one_line(error))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(redact(str(error) or type(error).__name__).split())
 
 
 def _describe(worker: Worker) -> str:
@@ -175,9 +271,13 @@ def _describe(worker: Worker) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``gjobs-worker``; returns the exit status (see the parser's epilog): 0 stopped with
+    every job handed back, 1 Redis refused or could not be reached (jobs left for the heartbeat's
+    expiry to return), 2 bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    url = ""
     try:
         for module in args.imports:
             try:
@@ -201,13 +301,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
         logger.info("gjobs %s: %s on %s", gjobs.__version__, _describe(worker), redact(url))
-        run(worker, args.status_interval, args.burst)
-        return 0
+        handed_back = run(worker, args.status_interval, args.burst, url=url,
+                          retry_connect=not (args.exit_on_connect_failure or args.burst))
+        # 1: jobs were left in Redis for the heartbeat's expiry to return (see run()).
+        return 0 if handed_back else 1
     except UsageError as error:
         print(f"gjobs-worker: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
+        if url and is_unreachable(error):
+            print(f"gjobs-worker: error: cannot reach Redis at {redact(url)}: {_one_line(error)}", file=sys.stderr)
+            return 1
         if is_redis_trouble(error):
-            print(f"gjobs-worker: error: {type(error).__name__}: {redact(str(error))}", file=sys.stderr)
+            print(f"gjobs-worker: error: {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
             return 1
         raise

@@ -199,8 +199,9 @@ class Worker:
         except BaseException:
             try:
                 self._shut_down(0)
-            except Exception:
-                logger.exception("worker %s: could not stop the queues already started", self.id)
+            except Exception as error:
+                logger.warning("worker %s: could not stop the queues already started (%s: %s)",
+                               self.id, type(error).__name__, error)
             raise
         self.promoter.loop.start()
         self._heartbeat = start_heartbeat(
