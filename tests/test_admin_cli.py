@@ -134,6 +134,13 @@ def test_enqueue_stores_the_job_and_prints_its_id(gjobs, queue):
     assert queue.ready_list.size() == 1
 
 
+def test_enqueue_refuses_a_bad_reserved_key_naming_it_and_writes_nothing(gjobs, queue, capsys):
+    status, _ = gjobs("enqueue", '{"task": "x", "timeout": "ten"}')
+    assert status == 2
+    assert "job key 'timeout' must be a positive number of seconds, not 'ten'" in one_line_error(capsys)
+    assert queue.job_store.size() == 0
+
+
 @pytest.mark.parametrize("option, value, due_in", [("--in", "5m", 300), ("--in", "90", 90), ("--in", "1.5h", 5400)])
 def test_enqueue_in_delays_the_job(gjobs, queue, option, value, due_in):
     status, out = gjobs("enqueue", '{"n": 1}', option, value)

@@ -20,6 +20,8 @@ import gevent
 import gevent.event
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gjobs import Queue
 from gjobs.embedded import RedisProcess
@@ -52,12 +54,17 @@ def steady(call, timeout=60.0):
 class Producer:
     """Enqueues jobs of 5-200 ms in batches until stopped, each under its own id ``job-<n>``,
     retried through restarts and cut connections until Redis took it: a caller's id is stored
-    at most once, so a retry whose first call did reach Redis adds nothing."""
+    at most once, so a retry whose first call did reach Redis adds nothing. Its client does not
+    retry by itself: every failed call is retried here, and counted."""
 
-    def __init__(self, queue, rng, started, record):
-        self.queue, self.rng, self.started, self.record = queue, rng, started, record
+    def __init__(self, port, prefix, rng, started, record):
+        self.client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10, socket_connect_timeout=5,
+                                  retry=Retry(NoBackoff(), 0))
+        self.queue = Queue(self.client, prefix)
+        self.rng, self.started, self.record = rng, started, record
         self.count = 0
         self.retries = 0
+        self.longest_s = 0.0
         self._stop = gevent.event.Event()
         self.greenlet = None
 
@@ -68,6 +75,7 @@ class Producer:
         self._stop.set()
         self.greenlet.join(timeout)
         assert self.greenlet.dead, "the producer did not stop"
+        self.client.close()
         self.greenlet.get()  # its error, if it failed
 
     def _run(self):
@@ -80,10 +88,12 @@ class Producer:
     def _store(self, n):
         job = {"n": n, "sleep": round(self.rng.uniform(0.005, 0.2), 3), "started": self.started,
                "record": self.record}
-        deadline = time.monotonic() + 60
+        began = time.monotonic()
+        deadline = began + 60
         while True:
             try:
                 self.queue.enqueue(job, id=f"job-{n}")
+                self.longest_s = max(self.longest_s, time.monotonic() - began)
                 return
             except (redis.ConnectionError, redis.TimeoutError):
                 if time.monotonic() > deadline:
@@ -203,7 +213,7 @@ def test_soak_of_random_faults_loses_nothing_and_every_duplicate_is_explained(pr
         started, record = f"{prefix}:test:started", f"{prefix}:test:ran"
         faults = Faults(server, random.Random(rng.random()),
                         lambda: spawn("record", server.url, prefix, *OPTIONS))
-        producer = Producer(queue, random.Random(rng.random()), started, record)
+        producer = Producer(server.port, prefix, random.Random(rng.random()), started, record)
         wait_for(lambda: len(queue.registry.workers()) == WORKERS, timeout=60, message="every worker registered")
         began, began_wall = time.monotonic(), time.time()
         producer.start()
@@ -213,7 +223,8 @@ def test_soak_of_random_faults_loses_nothing_and_every_duplicate_is_explained(pr
         faults_until = time.monotonic() + FAULT_SECONDS
         while True:
             gevent.sleep(schedule.uniform(2, 6))  # the schedule of the faults
-            if time.monotonic() >= faults_until:
+            made = {kind for _, kind, _, _ in faults.timeline}
+            if time.monotonic() >= faults_until and made == set(KINDS):  # two rounds at most past the end
                 break
             faults.make(faults.next_kind())
         producer.stop()
@@ -241,9 +252,15 @@ def test_soak_of_random_faults_loses_nothing_and_every_duplicate_is_explained(pr
         recovered, presumed = judged(faults.workers)
         misjudged = sorted({pid for pid in recovered + presumed if pid not in faults.suffered})
         kinds = [kind for _, kind, _, _ in faults.timeline]
-        report("soak", seed=seed, jobs=count, fault_s=FAULT_SECONDS,
+        logs = "".join(worker.log() for worker in faults.workers)
+        report("soak", seed=seed, jobs=count, fault_s=round(faults_ended - began, 1),
                faults={kind: kinds.count(kind) for kind in KINDS},
+               timeline=[f"{at - began_wall:.1f}s {kind}{f' {pid}' if pid else ''} ({detail})"
+                         for at, kind, pid, detail in faults.timeline],
                workers_started=len(faults.workers), enqueue_retries=producer.retries,
+               longest_enqueue_s=round(producer.longest_s, 1), recovered_workers=len(recovered),
+               lost_fetch_replies_requeued=sum(int(k) for k in re.findall(r"requeued (\d+) jobs whose fetch", logs)),
+               missing_payloads=steady(lambda: queue.stats()["missing"]),
                duplicates=len(duplicates), runs_twice_or_more=sum(len(m) - 1 for m in duplicates.values()),
                explained_by_kill_9=len(explained[KILL]), explained_by_sigstop=len(explained[STOP]),
                unexplained=len(unexplained), lost=len(lost), run_twice_at_once=len(at_once),
