@@ -16,6 +16,12 @@ _EXPORTS = {
     "Server": "gjobs.server",
     "MultiServer": "gjobs.multi_server",
     "Worker": "gjobs.worker",
+    "JobCancelled": "gjobs.worker.runner",
+    "current_job": "gjobs.current",
+    "JobInfo": "gjobs.lookup",
+    "JobFailed": "gjobs.lookup",
+    "UnknownJob": "gjobs.lookup",
+    "AccessError": "gjobs.access",
     "JobTimeout": "gjobs.server",
     "Queue": "gjobs.queue",
     "EnqueueError": "gjobs.queue",
@@ -38,10 +44,14 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AccessError",
     "Buffer",
     "DeadJob",
     "EnqueueError",
     "JSONCoder",
+    "JobCancelled",
+    "JobFailed",
+    "JobInfo",
     "JobTimeout",
     "MultiServer",
     "NotReplicatedError",
@@ -51,11 +61,13 @@ __all__ = [
     "Server",
     "Task",
     "TaskRunner",
+    "UnknownJob",
     "UnknownTask",
     "Unretryable",
     "Worker",
     "__version__",
     "connect",
+    "current_job",
     "default_backoff",
     "format_count",
     "parse_time",
@@ -78,14 +90,18 @@ def __dir__() -> list:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .access import AccessError
     from .buffer import Buffer
     from .coder import JSONCoder, parse_time
     from .connection import NotReplicatedError, RedisVersionError, connect
+    from .current import current_job
     from .dead_set import DeadJob
     from .format import format_count
+    from .lookup import JobFailed, JobInfo, UnknownJob
     from .multi_server import MultiServer
     from .queue import EnqueueError, Queue
     from .retries import RetryPolicy, Unretryable, default_backoff
     from .server import JobTimeout, Server
     from .tasks import Task, TaskRunner, UnknownTask, set_default_queue, task
     from .worker import Worker
+    from .worker.runner import JobCancelled

@@ -18,7 +18,6 @@ import gevent
 from . import clock
 from .connection import connect, redact
 from .embedded import RedisProcess, available
-from .keys import QUEUES
 from .server import Server
 
 logger = logging.getLogger("gjobs.demo")
@@ -90,10 +89,10 @@ def run_demo(args: argparse.Namespace) -> int:
             logger.info("demo: all %d jobs completed", len(jobs))
         finally:
             server.stop(timeout=5)
-            server.queue.purge_dead()
-            client.delete(*[getattr(server.keys, name) for name in ("jobs", "attempts", "completed")])
-            if prefix != args.prefix:
-                client.srem(QUEUES, prefix)  # a queue of the demo's own: forget it
+            if prefix != args.prefix:  # a queue of the demo's own: leave nothing of it behind
+                server.queue.purge_dead()
+                server.queue.control.purge()
+                server.queue.control.forget()
         return 0
     finally:
         if process is not None:

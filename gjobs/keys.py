@@ -47,6 +47,18 @@ class Keys:
         "dead_errors",
         "wakeup",
         "ids",
+        "started",
+        "progress",
+        "finished",
+        "finished_info",
+        "unique",
+        "unique_of",
+        "unique_until",
+        "cancels",
+        "cancelled",
+        "expired",
+        "paused",
+        "cancel",
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
@@ -81,10 +93,38 @@ class Keys:
         #: sorted set: caller-given job id -> when it was enqueued (Redis's clock), remembered
         #: for a while so that enqueueing it again writes nothing
         self.ids = f"{tag}:ids"
+        #: hash: id -> when its current run started (Redis's clock), while it runs
+        self.started = f"{tag}:started"
+        #: hash: id -> JSON progress a running job reported (``gjobs.current_job()``)
+        self.progress = f"{tag}:progress"
+        #: sorted set: id -> when it ended, for jobs that succeeded, were cancelled or expired
+        self.finished = f"{tag}:finished"
+        #: hash: id -> ``state|seconds it ran|attempts|worker`` of a finished job
+        self.finished_info = f"{tag}:finished:info"
+        #: hash: unique key -> id of the job that holds it (``unique_key``, ``@task(unique_for=)``)
+        self.unique = f"{tag}:unique"
+        #: hash: id -> the unique key it holds
+        self.unique_of = f"{tag}:unique:of"
+        #: sorted set: unique key -> when it is released at the latest (Redis's clock)
+        self.unique_until = f"{tag}:unique:until"
+        #: sorted set: id -> when a cancel of it was asked, until the job is dropped or stopped
+        self.cancels = f"{tag}:cancels"
+        #: string: count of jobs cancelled, ever
+        self.cancelled = f"{tag}:cancelled"
+        #: string: count of jobs dropped because they expired before they started, ever
+        self.expired = f"{tag}:expired"
+        #: string: set while the queue is paused (workers fetch nothing from it)
+        self.paused = f"{tag}:paused"
+        #: pub/sub channel: the id of a job whose cancel was asked, for the worker running it
+        self.cancel = f"{tag}:cancel"
 
     def pending(self, worker_id: str) -> str:
         """The list of ids one worker has taken and not yet settled."""
         return f"{self.tag}:pending:{worker_id}"
+
+    def result(self, job_id: str) -> str:
+        """The result of one job, kept for its ``result_ttl`` seconds."""
+        return f"{self.tag}:result:{job_id}"
 
     def __repr__(self) -> str:
         return f"Keys({self.prefix!r})"

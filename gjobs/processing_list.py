@@ -2,21 +2,27 @@
 
 A worker moves ids from the ready list into its own pending list atomically, so an id is always
 somewhere in Redis: ready, delayed, pending under a worker, or dead. Settling a job (complete,
-retry, bury) takes it out of the pending list in the same script that puts it where it goes
-next. The pending lists of workers that stopped beating are recovered through the
+retry, bury, finish) takes it out of the pending list in the same script that puts it where it
+goes next, and keeps the record of finished jobs (``{prefix}:finished``, bounded by count and
+age) that job lookups read. The pending lists of workers that stopped beating are recovered through the
 :class:`~gjobs.worker_registry.WorkerRegistry`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import scripts
 from .adapter import Network, adapter_for
 from .keys import Keys, text
 from .lane import Lane
 from .worker_registry import MOVE_BATCH
+
+#: Finished jobs (succeeded, cancelled, expired) whose state is kept for lookups, at most...
+DEFAULT_KEEP_FINISHED = 10_000
+#: ... and for this many seconds (a day).
+DEFAULT_KEEP_FINISHED_AGE = 24 * 3600.0
 
 #: A job as a fetch hands it out: ``(id, encoded payload, number of this attempt)``. A plain
 #: tuple, not a named one: building a NamedTuple per job cost the worker about 2 us per job.
@@ -35,6 +41,7 @@ class ProcessingList:
         self, client: Any, keys: Keys, worker_id: str, *,
         fetch_lane: Optional[Lane] = None, settle_lane: Optional[Lane] = None,
         adapter: Optional[Network] = None,
+        keep_finished: int = DEFAULT_KEEP_FINISHED, keep_finished_age: float = DEFAULT_KEEP_FINISHED_AGE,
     ) -> None:
         self.client = client
         self.keys = keys
@@ -44,27 +51,38 @@ class ProcessingList:
         self._complete = scripts.register(client, "complete")
         self._retry = scripts.register(client, "retry")
         self._bury = scripts.register(client, "bury")
+        self._finish = scripts.register(client, "finish")
         self._requeue = scripts.register(client, "requeue")
         self._release = scripts.register(client, "release")
         self._adapter = adapter or adapter_for(client)
         self._fetch_lane = fetch_lane or Lane(client, direct=False)
         self._settle_lane = settle_lane or Lane(client, direct=False)
-        self._fetch_keys = [keys.ready, self.key, keys.jobs, keys.attempts, keys.missing]
-        self._complete_keys = [self.key, keys.jobs, keys.attempts, keys.completed]
-        self._retry_keys = [self.key, keys.delayed]
-        self._bury_keys = [self.key, keys.dead, keys.dead_errors]
+        self._fetch_keys = [
+            keys.ready, self.key, keys.jobs, keys.attempts, keys.missing, keys.started, keys.paused, keys.cancels,
+        ]
+        self._complete_keys = [
+            self.key, keys.jobs, keys.attempts, keys.completed, keys.started, keys.progress, keys.finished,
+            keys.finished_info, keys.unique, keys.unique_of,
+        ]
+        self._complete_args = [worker_id, keep_finished, repr(float(keep_finished_age))]
+        self._retry_keys = [self.key, keys.delayed, keys.started]
+        self._bury_keys = [
+            self.key, keys.dead, keys.dead_errors, keys.started, keys.progress, keys.unique, keys.unique_of,
+        ]
 
     # -- taking jobs --------------------------------------------------------------------------
 
-    def fetch(self, count: int, claimed: str = "") -> Tuple[List[Fetched], List[str]]:
+    def fetch(self, count: int, claimed: str = "") -> Tuple[List[Fetched], List[str], float, bool]:
         """Take up to ``count`` ready jobs without blocking (plus ``claimed``, already moved).
 
-        Returns ``(jobs, missing)``: the jobs taken, and the ids dropped because their payload
-        was gone.
+        Returns ``(jobs, missing, now, paused)``: the jobs taken, the ids dropped because their
+        payload was gone (cancelled jobs are dropped quietly, not listed), Redis's time, and
+        whether the queue is paused (then nothing is taken and ``claimed`` goes back).
         """
-        flat, missing = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
+        flat, missing, now, paused = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
         fields = iter(flat)  # id, payload, attempts, id, ...: three at a time make a record
-        return [(text(job_id), payload, attempts) for job_id, payload, attempts in zip(fields, fields, fields)], missing
+        jobs = [(text(job_id), payload, attempts) for job_id, payload, attempts in zip(fields, fields, fields)]
+        return jobs, missing, float(now), bool(paused)
 
     def wait(self, timeout: float) -> Optional[str]:
         """Block up to ``timeout`` seconds for one ready id and move it into the pending list."""
@@ -75,7 +93,7 @@ class ProcessingList:
 
     def complete(self, job_ids: Iterable[str]) -> int:
         """Settle finished jobs; returns how many were still this worker's."""
-        return int(self._settle_lane.run(self._complete, self._complete_keys, list(job_ids)))
+        return int(self._settle_lane.run(self._complete, self._complete_keys, [*self._complete_args, *job_ids]))
 
     def retry(self, job_id: str, delay: float) -> int:
         """Move a failed job to the delayed set, due ``delay`` seconds from Redis's now; 0 if it
@@ -85,6 +103,32 @@ class ProcessingList:
     def bury(self, job_id: str, when: float, error: dict) -> int:
         """Move a failed job to the dead set with its error record; 0 if it was no longer ours."""
         return int(self._settle_lane.run(self._bury, self._bury_keys, (job_id, repr(when), json.dumps(error))))
+
+    def keep_results(self, kept: Dict[str, Tuple[bytes, float]]) -> None:
+        """Store the results of jobs about to be reported complete: ``{id: (stored, seconds)}``,
+        in one round trip (each under its own key, with its expiry)."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id, (stored, ttl) in kept.items():
+            pipe.set(self.keys.result(job_id), stored, px=max(1, int(ttl * 1000)))
+        pipe.execute()
+
+    def finish(self, job_id: str, state: str) -> int:
+        """Settle a job that was cancelled while it ran, or expired before it started (``state``);
+        0 if it was no longer ours."""
+        keys = self.keys
+        counter = keys.cancelled if state == "cancelled" else keys.expired
+        return int(self._settle_lane.run(self._finish, [
+            self.key, keys.jobs, keys.attempts, keys.started, keys.progress, keys.finished, keys.finished_info,
+            keys.cancels, counter, keys.unique, keys.unique_of,
+        ], (job_id, state, self.worker_id)))
+
+    def cancelled_among(self, job_ids: Iterable[str]) -> List[str]:
+        """The ids among ``job_ids`` whose cancel was asked (a worker that missed the message)."""
+        ids = list(job_ids)
+        if not ids:
+            return []
+        scores = self.client.zmscore(self.keys.cancels, ids)
+        return [job_id for job_id, score in zip(ids, scores) if score is not None]
 
     def requeue(self, job_ids: Iterable[str]) -> int:
         """Put ids still in this pending list back at the front of the ready list."""

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import time
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
-from . import reserved, scripts
+from . import reserved
 from .coder import DEFAULT, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
+from .control import Control
 from .dead_set import DeadJob, DeadSet
 from .delayed_jobs import DelayedJobs, due_in
 from .job_store import JobStore
 from .keys import Keys
+from .lookup import JobInfo, Lookup
 from .ready_list import ReadyList
+from .singular import Singular
+from .stats import queue_stats
 from .tasks import task as _task
 from .validate import non_negative, positive
 from .worker_registry import WorkerRegistry
@@ -35,6 +40,9 @@ DEFAULT_WAIT_TIMEOUT = 1.0
 ID_MEMORY = 24 * 3600.0
 #: Characters a caller's job id may have at most.
 MAX_ID_LENGTH = 200
+#: Seconds a unique key is held at most when the job gives no ``unique_for``: past it, a job
+#: that never ended (its worker lost, its record gone) no longer keeps others out.
+UNIQUE_FOR = 3600.0
 
 
 class EnqueueError(Exception):
@@ -50,22 +58,19 @@ Due = Union[float, str]
 
 
 def new_id() -> str:
-    """A fresh job id: 32 hex digits from the OS's random source (as ``uuid4().hex``, but
-    without building a UUID object: it shows in the cost of ``enqueue_many``)."""
-    return os.urandom(16).hex()
+    """A fresh job id: 32 hex digits, the first 12 the producer's clock in milliseconds (so ids
+    sort by creation, and ``queue.job(id)`` tells when a job was enqueued), the other 20 from the
+    OS's random source."""
+    return f"{int(time.time() * 1000) & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
 
 
 class Queue:
     """One queue (``prefix``) on one Redis, as producers and operators see it.
 
-    ``wait_replicas`` (0: off) makes every enqueue wait, with ``WAIT``, until that many replicas
-    hold the new jobs, for up to ``wait_timeout`` seconds; when fewer did, it raises
-    :class:`~gjobs.connection.NotReplicatedError` (the jobs are on the master, but a failover
-    could still lose them). An acknowledged enqueue then survives the failover of its master.
-
-    A queue holds no connection between calls: each call takes one from the client's pool and
-    gives it back, so a web app may build a queue per request. :meth:`close` (or a ``with``
-    block) closes the client only of a queue made by :meth:`from_url`, which owns it.
+    ``wait_replicas`` (0: off) makes every enqueue wait (``WAIT``) until that many replicas hold
+    it, ``wait_timeout`` seconds at most, else raise :class:`~gjobs.connection.NotReplicatedError`.
+    A queue holds no connection between calls, so a web app may build one per request;
+    :meth:`close` (or ``with``) closes the client only of a queue :meth:`from_url` made.
     """
 
     def __init__(
@@ -83,7 +88,11 @@ class Queue:
         self.delayed_jobs = DelayedJobs(client, self.keys)
         self.dead_set = DeadSet(client, self.keys)
         self.registry = WorkerRegistry(client, self.keys)
-        self._enqueue_once = scripts.register(client, "enqueue_once")
+        self._singular = Singular(client, self.keys)
+        #: Following jobs by id (see :mod:`gjobs.lookup`).
+        self.lookup = Lookup(client, self.keys, coder)
+        #: The operator's actions: cancel, pause, listings, purge (see :mod:`gjobs.control`).
+        self.control = Control(client, self.keys, self._decode)
 
     @classmethod
     def from_url(
@@ -153,14 +162,14 @@ class Queue:
         the last :data:`ID_MEMORY` seconds (or still queued) writes nothing and returns it, so a
         call that timed out after Redis took the job can safely be made again.
         """
-        return self._one(self.prepare(job), id)
+        return self._one(job, self.prepare(job), id)
 
     def enqueue_at(self, job: dict, when: Any, *, id: Optional[str] = None) -> str:
         """Store ``job`` to run at ``when`` (a datetime, an epoch number or an ISO-8601 string);
         ``id`` as for :meth:`enqueue`."""
         if when is None:
             raise ValueError("enqueue_at needs a time; use enqueue() to run now")
-        return self._one(self.prepare(job, when), id)
+        return self._one(job, self.prepare(job, when), id)
 
     def enqueue_in(self, job: dict, delay: Any, *, id: Optional[str] = None) -> str:
         """Store ``job`` to run ``delay`` (seconds or a ``timedelta``) after now by Redis's clock,
@@ -168,19 +177,20 @@ class Queue:
         seconds = delay.total_seconds() if isinstance(delay, _dt.timedelta) else delay
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds != seconds:
             raise TypeError(f"delay must be a number of seconds or a timedelta, not {delay!r}")
-        return self._one(self.prepare(job, due_in(seconds)), id)
+        return self._one(job, self.prepare(job, due_in(seconds)), id)
 
-    def _one(self, prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
-        if job_id is None:
+    def _one(self, job: dict, prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
+        unique = job.get("unique_key")
+        if job_id is None and unique is None:
             return self._write([prepared])[0]
-        if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_ID_LENGTH:
+        if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_ID_LENGTH):
             raise ValueError(f"a job id must be a string of 1 to {MAX_ID_LENGTH} characters, not {job_id!r}")
-        _, due, payload = prepared
-        keys = [self.keys.jobs, self.keys.ready, self.keys.delayed, self.keys.ids]
-        args = [job_id, payload, "" if due is None else due if isinstance(due, str) else repr(due),
-                ID_MEMORY, self.keys.wakeup]
-        self._enqueue_once(keys=keys, args=args)
-        return job_id
+        new, due, payload = prepared
+        when = "" if due is None else due if isinstance(due, str) else repr(due)
+        if unique is not None:
+            # A job holding a unique key: the first one's id while it is queued or running.
+            return self._singular.unique(job_id or new, payload, when, unique, job.get("unique_for") or UNIQUE_FOR)
+        return self._singular.by_id(job_id, payload, when, ID_MEMORY)
 
     def enqueue_many(self, jobs: Iterable[dict], chunk: int = ENQUEUE_CHUNK) -> List[str]:
         """Store many jobs, ``chunk`` per round trip; returns their ids in order.
@@ -194,6 +204,8 @@ class Queue:
         prepared = []
         for index, job in enumerate(jobs):
             try:
+                if isinstance(job, dict) and job.get("unique_key") is not None:
+                    raise ValueError("enqueue_many takes no job with a unique_key: enqueue those one at a time")
                 prepared.append(self.prepare(job))
             except (TypeError, ValueError) as error:
                 raise type(error)(f"job at index {index}: {error}; nothing was enqueued") from error
@@ -251,29 +263,31 @@ class Queue:
     # -- inspect ------------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        """Counts for the whole queue, and the live workers with their in-flight jobs."""
-        workers = self.registry.workers()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.llen(self.keys.ready)
-        pipe.zcard(self.keys.delayed)
-        pipe.get(self.keys.completed)
-        pipe.zcard(self.keys.dead)
-        pipe.get(self.keys.missing)
-        for worker in workers:
-            pipe.llen(self.keys.pending(worker["id"]))
-        ready, delayed, completed, dead, missing, *pending = pipe.execute()
-        for worker, count in zip(workers, pending):
-            worker["pending"] = count
-        return {
-            "prefix": self.prefix,
-            "ready": ready,
-            "delayed": delayed,
-            "in_progress": sum(pending),
-            "completed": int(completed or 0),
-            "dead": dead,
-            "missing": int(missing or 0),
-            "workers": workers,
-        }
+        """Counts for the whole queue, and the live workers with their in-flight jobs (see
+        :func:`gjobs.stats.queue_stats`)."""
+        return queue_stats(self.client, self.keys, self.registry)
+
+    # -- following and steering jobs --------------------------------------------------------
+
+    def job(self, job_id: str) -> JobInfo:
+        """What became of ``job_id``: its state and what is known of it (see :mod:`gjobs.lookup`)."""
+        return self.lookup.job(job_id)
+
+    def result(self, job_id: str, timeout: Optional[float] = None) -> Any:
+        """The result of a job that kept one (``result_ttl``), waiting up to ``timeout`` seconds
+        (forever when None); see :meth:`gjobs.lookup.Lookup.result` for what it raises."""
+        return self.lookup.result(job_id, timeout)
+
+    def cancel(self, job_id: str) -> bool:
+        """Make ``job_id`` never run (again); see :meth:`gjobs.control.Control.cancel`."""
+        return self.control.cancel(job_id)
+
+    def pause(self) -> None:
+        """Workers stop taking this queue's jobs within a block timeout; enqueues go on."""
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
 
     def completed_count(self) -> int:
         return int(self.client.get(self.keys.completed) or 0)

@@ -1,7 +1,10 @@
 """The keys of a job that gjobs itself reads, checked where a job enters and again where it runs.
 
 A job is any dict; these keys are gjobs': ``scheduled_at`` (when it runs), ``timeout`` (seconds
-it may run) and ``max_attempts`` (its own retry limit). A bad value is refused at enqueue with an
+it may run), ``max_attempts`` (its own retry limit), ``result_ttl`` (seconds its result is
+kept), ``expires`` (the time after which it is dropped if not started), ``unique_key`` (while a
+job holding it is queued or running, another is not stored) and ``unique_for`` (seconds the key
+is held at most). A bad value is refused at enqueue with an
 error naming the key and the value, so it never fails for days in a worker; a worker that meets
 one anyway (written by another producer) sends the job to the dead set once, with that reason.
 """
@@ -13,14 +16,18 @@ import math
 from .coder import parse_time
 
 #: The keys gjobs reads from a job.
-RESERVED = ("scheduled_at", "timeout", "max_attempts")
+RESERVED = ("scheduled_at", "timeout", "max_attempts", "result_ttl", "expires", "unique_key", "unique_for")
+#: Characters of a unique key at most.
+MAX_UNIQUE_KEY = 200
 
 
 def check(job: dict) -> None:
     """Raise ``TypeError`` (a value of the wrong type) or ``ValueError`` (out of range) naming the
     first reserved key of ``job`` that holds a value gjobs cannot use. ``None`` means unset."""
     for key, integer, wanted in (("timeout", False, "a positive number of seconds"),
-                                 ("max_attempts", True, "a positive integer")):
+                                 ("max_attempts", True, "a positive integer"),
+                                 ("result_ttl", False, "a positive number of seconds"),
+                                 ("unique_for", False, "a positive number of seconds")):
         value = job.get(key)
         if value is None:
             continue
@@ -29,7 +36,11 @@ def check(job: dict) -> None:
             raise TypeError(f"job key {key!r} must be {wanted}, not {value!r}")
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"job key {key!r} must be {wanted}, not {value!r}")
-    try:
-        parse_time(job.get("scheduled_at"))
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"job key 'scheduled_at': {error}") from None
+    for key in ("scheduled_at", "expires"):
+        try:
+            parse_time(job.get(key))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"job key {key!r}: {error}") from None
+    unique = job.get("unique_key")
+    if unique is not None and (not isinstance(unique, str) or not 0 < len(unique) <= MAX_UNIQUE_KEY):
+        raise ValueError(f"job key 'unique_key' must be a string of 1 to {MAX_UNIQUE_KEY} characters, not {unique!r}")

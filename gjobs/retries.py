@@ -72,19 +72,23 @@ class RetryPolicy:
         self.max_attempts = max_attempts
         self.backoff = backoff
 
-    def decide(self, attempts: int, retryable: bool = True, max_attempts: Optional[int] = None) -> Decision:
+    def decide(
+        self, attempts: int, retryable: bool = True, max_attempts: Optional[int] = None,
+        backoff: Optional[Backoff] = None,
+    ) -> Decision:
         """What to do after attempt number ``attempts`` failed.
 
         ``retryable`` is False for failures that can never succeed (a payload that cannot be
         decoded, an unknown task), which go to the dead set at once. ``max_attempts``, when
-        given, is the job's own limit (see :func:`job_max_attempts`) and replaces the policy's.
+        given, is the job's own limit (see :func:`job_max_attempts`) and replaces the policy's;
+        ``backoff``, when given, is the job's own (a task's) and replaces the policy's.
         """
         if not retryable:
             return Decision(False)
         limit = self.max_attempts if max_attempts is None else max_attempts
         if limit is not None and attempts >= limit:
             return Decision(False)
-        return Decision(True, max(0.0, float(self.backoff(attempts))))
+        return Decision(True, max(0.0, float((backoff or self.backoff)(attempts))))
 
     @property
     def max_attempts_arg(self) -> int:

@@ -14,12 +14,15 @@ imported itself or the worker was told to import (``gjobs-worker --import app.ta
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Protocol, Tuple, Union
 
+from . import clock
+from .lookup import JobHandle
 from .retries import Unretryable
 from .validate import optional_positive
 
@@ -27,6 +30,13 @@ logger = logging.getLogger("gjobs")
 
 #: Characters of a value shown in an error message at most.
 _SHOWN = 60
+
+
+class TaskPolicy(NamedTuple):
+    """A task's own failure policy: its ``backoff`` and the errors it retries (``retry_on``)."""
+
+    backoff: Optional[Callable[[int], float]]
+    retry_on: Optional[Tuple[type, ...]]
 
 
 class UnknownTask(Unretryable):
@@ -103,7 +113,13 @@ class Task:
 
     ``name`` is ``"module:qualname"`` unless given. ``queue`` is a :class:`~gjobs.Queue` or a
     queue prefix (the default queue's Redis is used with it); ``max_attempts`` and ``timeout``
-    (seconds) are written into every job and override the worker's for it.
+    (seconds) are written into every job and override the worker's for it. ``result_ttl``
+    (seconds) keeps each run's return value for ``queue.result(id)``; ``unique_for`` (seconds)
+    keeps a second job with the same arguments out while one is queued or running (its key is
+    the task name and a hash of the arguments), for that long at most; ``expires`` (seconds)
+    drops a job not started that long after ``delay()``; ``backoff`` (``callable(attempt) ->
+    seconds``) and ``retry_on`` (exception classes: others are not retried) replace the worker's
+    failure policy for this task.
     """
 
     def __init__(
@@ -113,11 +129,25 @@ class Task:
         queue: Union[QueueLike, str, None] = None,
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
+        result_ttl: Optional[float] = None,
+        unique_for: Optional[float] = None,
+        expires: Optional[float] = None,
+        backoff: Optional[Callable[[int], float]] = None,
+        retry_on: Optional[Tuple[type, ...]] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"a task must be a function, not {type(fn).__name__}")
         optional_positive("max_attempts", max_attempts, integer=True)
         optional_positive("timeout", timeout)
+        optional_positive("result_ttl", result_ttl)
+        optional_positive("unique_for", unique_for)
+        optional_positive("expires", expires)
+        if backoff is not None and not callable(backoff):
+            raise TypeError("backoff must be a callable taking the attempt number")
+        if retry_on is not None:
+            retry_on = tuple(retry_on) if isinstance(retry_on, (tuple, list)) else (retry_on,)
+            if not retry_on or not all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in retry_on):
+                raise TypeError(f"retry_on must be exception classes, not {retry_on!r}")
         if queue is not None and not isinstance(queue, str) and not hasattr(queue, "enqueue"):
             raise TypeError(f"queue must be a gjobs.Queue or a queue prefix, not {type(queue).__name__}")
         self.fn = fn
@@ -125,6 +155,11 @@ class Task:
         self.queue = queue
         self.max_attempts = max_attempts
         self.timeout = timeout
+        self.result_ttl = result_ttl
+        self.unique_for = unique_for
+        self.expires = expires
+        #: The failure policy of this task's jobs (None: the worker's), for :class:`TaskRunner`.
+        self.policy = TaskPolicy(backoff, retry_on) if backoff is not None or retry_on is not None else None
         self.signature = inspect.signature(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", self.name)
@@ -159,6 +194,14 @@ class Task:
             job["max_attempts"] = self.max_attempts
         if self.timeout is not None:
             job["timeout"] = self.timeout
+        if self.result_ttl is not None:
+            job["result_ttl"] = self.result_ttl
+        if self.unique_for is not None:
+            arguments = json.dumps([job["args"], kwargs], sort_keys=True, separators=(",", ":"))
+            job["unique_key"] = f"{self.name}:{hashlib.sha1(arguments.encode()).hexdigest()}"
+            job["unique_for"] = self.unique_for
+        if self.expires is not None:
+            job["expires"] = clock.now() + self.expires
         return job
 
     def _name_the_bad_argument(self, bound: inspect.BoundArguments) -> None:
@@ -175,16 +218,20 @@ class Task:
                 _check_json(self.name, f"argument {name!r}", value)
 
     def delay(self, *args: Any, **kwargs: Any) -> str:
-        """Enqueue a run of this task now; returns the job id."""
-        return self.target().enqueue(self.job(args, kwargs))
+        """Enqueue a run of this task now; returns the job id (a :class:`~gjobs.lookup.JobHandle`:
+        a ``str`` with ``info()``, ``result()`` and ``cancel()``)."""
+        target = self.target()
+        return JobHandle(target.enqueue(self.job(args, kwargs)), target)
 
     def enqueue_at(self, when: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
-        return self.target().enqueue_at(self.job(args, kwargs), when)
+        target = self.target()
+        return JobHandle(target.enqueue_at(self.job(args, kwargs), when), target)
 
     def enqueue_in(self, delay: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run after ``delay`` (seconds or a ``timedelta``)."""
-        return self.target().enqueue_in(self.job(args, kwargs), delay)
+        target = self.target()
+        return JobHandle(target.enqueue_in(self.job(args, kwargs), delay), target)
 
     def target(self) -> QueueLike:
         """The queue this task's jobs go to. Raises ``RuntimeError`` when there is none."""
@@ -212,17 +259,19 @@ def task(
     queue: Union[QueueLike, str, None] = None,
     max_attempts: Optional[int] = None,
     timeout: Optional[float] = None,
+    **options: Any,
 ) -> Any:
     """Register ``fn`` as a task: ``@gjobs.task`` or ``@gjobs.task(max_attempts=3, timeout=30)``.
 
     Returns a :class:`Task`, which calls ``fn`` when called and has ``delay``, ``enqueue_at``
     and ``enqueue_in``. Options: ``name`` (default ``"module:qualname"``), ``queue`` (a
     :class:`~gjobs.Queue` or a prefix; default: the one set by :func:`set_default_queue`),
-    ``max_attempts`` and ``timeout`` in seconds (default: the worker's).
+    ``max_attempts`` and ``timeout`` in seconds (default: the worker's); ``result_ttl``,
+    ``unique_for``, ``expires``, ``backoff`` and ``retry_on`` as :class:`Task` says.
     """
 
     def register(function: Callable[..., Any]) -> Task:
-        made = Task(function, name=name, queue=queue, max_attempts=max_attempts, timeout=timeout)
+        made = Task(function, name=name, queue=queue, max_attempts=max_attempts, timeout=timeout, **options)
         registry.add(made)
         return made
 
@@ -326,6 +375,11 @@ class TaskRunner:
         except TypeError as error:
             raise Unretryable(f"task {name} cannot take these arguments: {error}") from None
         return found.fn(*args, **kwargs)
+
+    def policy_for(self, job: dict) -> Optional[TaskPolicy]:
+        """The failure policy of the task ``job`` names, if it has one of its own."""
+        found = self.registry.get(job.get("task")) if isinstance(job.get("task"), str) else None
+        return found.policy if found is not None else None
 
     def _unknown(self, name: str) -> str:
         module = name.partition(":")[0]

@@ -64,7 +64,7 @@ def bury(queue, job, message="boom"):
     """Put ``job`` in the dead set as a worker would after its last failed attempt; its id."""
     queue.enqueue(job)
     processing = ProcessingList(queue.client, queue.keys, "test-worker")
-    [(job_id, _, _)], _ = processing.fetch(1)
+    [(job_id, _, _)], _, _, _ = processing.fetch(1)
     error = {"type": "RuntimeError", "message": message, "traceback": "Traceback: line 1\nRuntimeError: boom\n",
              "worker": "test-worker"}
     processing.bury(job_id, time.time(), error)

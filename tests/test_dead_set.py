@@ -24,7 +24,7 @@ def bury(queue, job, when=None, error=None):
     """Enqueue ``job`` and kill it as a worker does: fetched (one attempt), then buried."""
     job_id = queue.enqueue(job)
     worker = ProcessingList(queue.client, queue.keys, "test-worker")
-    jobs, _ = worker.fetch(1)
+    jobs, _, _, _ = worker.fetch(1)
     assert jobs[0][0] == job_id
     error = error or {"type": "RuntimeError", "message": f"job {job['n']} failed", "traceback": "", "worker": "w"}
     assert worker.bury(job_id, time.time() if when is None else when, error) == 1

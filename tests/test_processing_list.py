@@ -38,7 +38,7 @@ def dead_worker(client, queue, name, count, beat=NOW):
     queue.registry.beat(name, beat, {"host": "gone"})
     taken = []
     while len(taken) < count:
-        jobs, _ = ProcessingList(client, queue.keys, name).fetch(min(100, count - len(taken)))
+        jobs, _, _, _ = ProcessingList(client, queue.keys, name).fetch(min(100, count - len(taken)))
         taken += ids_of(jobs)
     return taken
 
@@ -52,7 +52,7 @@ def recoverer(client, prefix, name):
 
 def test_fetch_takes_the_oldest_ready_jobs_with_their_payloads(queue, worker):
     ids = queue.enqueue_many([{"n": n} for n in range(3)])
-    jobs, missing = worker.fetch(2)
+    jobs, missing, _, _ = worker.fetch(2)
     assert ids_of(jobs) == ids[:2]
     assert [queue.coder.load(payload) for _, payload, _ in jobs] == [{"n": 0}, {"n": 1}]
     assert missing == []
@@ -66,13 +66,13 @@ def test_fetch_takes_at_most_the_count_it_is_asked_for(queue, worker):
 
 def test_fetch_of_zero_takes_nothing(queue, worker):
     queue.enqueue({"n": 1})
-    assert worker.fetch(0) == ([], [])
+    assert worker.fetch(0)[:2] == ([], [])
     assert queue.ready_list.size() == 1
 
 
 def test_fetch_counts_an_attempt_when_the_job_is_handed_out(queue, worker):
     job_id = queue.enqueue({"n": 1})
-    jobs, _ = worker.fetch(1)
+    jobs, _, _, _ = worker.fetch(1)
     assert jobs[0][2] == 1
     assert queue.job_store.attempts(job_id) == 1
 
@@ -85,7 +85,7 @@ def test_fetched_ids_are_kept_in_the_workers_pending_list(queue, worker):
 
 def test_an_id_without_a_payload_is_dropped_and_counted(client, queue, worker):
     client.lpush(queue.keys.ready, "ghost")
-    jobs, missing = worker.fetch(1)
+    jobs, missing, _, _ = worker.fetch(1)
     assert (jobs, [m.decode() for m in missing]) == ([], ["ghost"])
     assert worker.size() == 0
     assert queue.stats()["missing"] == 1

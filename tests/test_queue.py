@@ -111,7 +111,7 @@ def test_stats_count_ready_delayed_in_progress_and_completed(queue, client):
     queue.enqueue_at({"n": 9}, NOW + 3600)
     queue.registry.beat("w1", NOW, {"host": "h"})
     worker = ProcessingList(client, queue.keys, "w1")
-    jobs, _ = worker.fetch(2)
+    jobs, _, _, _ = worker.fetch(2)
     worker.complete([jobs[0][0]])
     stats = queue.stats()
     assert {k: stats[k] for k in ("ready", "delayed", "in_progress", "completed", "dead", "missing")} == {

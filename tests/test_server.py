@@ -316,5 +316,5 @@ def test_a_fetch_batch_lua_could_not_unpack_is_refused(fake_client, prefix):
 def test_the_largest_fetch_batch_takes_a_thousand_jobs_in_one_call(real_client, prefix):
     server = Server(Buffer(), real_client, prefix=prefix, concurrency=1000, fetch_batch=1000)
     server.queue.enqueue_many([{"n": n} for n in range(1000)])
-    jobs, missing = server.processing_list.fetch(1000)
+    jobs, missing, _, _ = server.processing_list.fetch(1000)
     assert len(jobs) == 1000 and missing == []

@@ -1,24 +1,36 @@
 -- complete: settle finished jobs: drop them from this worker's pending list, delete their
--- payloads and attempt counts, and add them to the completed counter.
+-- payloads, attempt counts, start times and progress, add them to the completed counter,
+-- record each as succeeded in the finished jobs (kept bounded), and release their unique keys.
 --
 -- KEYS[1]  pending list      ({prefix}:pending:WORKER)
 -- KEYS[2]  job store hash    ({prefix}:jobs)
 -- KEYS[3]  attempts hash     ({prefix}:attempts)
 -- KEYS[4]  completed counter ({prefix}:completed)
--- ARGV     id1, id2, ...     (a batch of a few hundred at most)
+-- KEYS[5]  start times hash  ({prefix}:started)       id -> when its run started (Redis's clock)
+-- KEYS[6]  progress hash     ({prefix}:progress)      id -> JSON progress a running job reported
+-- KEYS[7]  finished set      ({prefix}:finished)      id -> when it ended (Redis's clock)
+-- KEYS[8]  finished records  ({prefix}:finished:info) id -> "state|ran for|attempts|worker"
+-- KEYS[9]  unique keys       ({prefix}:unique)        unique key -> id of the job holding it
+-- KEYS[10] unique key of id  ({prefix}:unique:of)     id -> its unique key
+-- ARGV[1]  this worker's id
+-- ARGV[2]  finished jobs kept at most (0: none)
+-- ARGV[3]  seconds a finished job is kept
+-- ARGV     then id1, id2, ...     (a batch of a few hundred at most)
 --
 -- Returns how many ids were settled. An id no longer in the pending list (its worker was presumed
 -- dead and the job requeued) is left alone, so the job runs again rather than losing its payload
 -- under the worker now running it.
 -- Jobs mostly finish in the order they were taken, and the oldest ids sit at the tail of the
 -- pending list: the run of finished ids there goes in one LTRIM; the others are removed one by
--- one with LREM, which scans from the tail too, so each scan is short.
+-- one with LREM, which scans from the tail too, so each scan is short. Every other change is one
+-- command per batch: from Lua, a command costs more than its work.
+local count = #ARGV - 3
 local wanted = {}
-for i = 1, #ARGV do wanted[ARGV[i]] = true end
+for i = 4, #ARGV do wanted[ARGV[i]] = true end
 local done, n = {}, 0
 local oldest = redis.call('LINDEX', KEYS[1], -1)
 if oldest and wanted[oldest] then
-  local tail = redis.call('LRANGE', KEYS[1], -#ARGV, -1)
+  local tail = redis.call('LRANGE', KEYS[1], -count, -1)
   for i = #tail, 1, -1 do
     local id = tail[i]
     if not wanted[id] then break end
@@ -28,7 +40,7 @@ if oldest and wanted[oldest] then
   end
   redis.call('LTRIM', KEYS[1], 0, -n - 1)
 end
-for i = 1, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
   if wanted[id] then
     wanted[id] = nil
@@ -38,10 +50,43 @@ for i = 1, #ARGV do
     end
   end
 end
-if n > 0 then
-  -- One HDEL per hash for the whole batch rather than two commands per job.
-  redis.call('HDEL', KEYS[2], unpack(done))
-  redis.call('HDEL', KEYS[3], unpack(done))
-  redis.call('INCRBY', KEYS[4], n)
+if n == 0 then return 0 end
+local keep = tonumber(ARGV[2])
+if keep > 0 then
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+  local starts = redis.call('HMGET', KEYS[5], unpack(done))
+  local counts = redis.call('HMGET', KEYS[3], unpack(done))
+  local scored, records = {}, {}
+  for i = 1, n do
+    local ran = now - (tonumber(starts[i]) or now)
+    scored[2 * i - 1] = now
+    scored[2 * i] = done[i]
+    records[2 * i - 1] = done[i]
+    records[2 * i] = string.format('succeeded|%.6f|%d|%s', ran, tonumber(counts[i]) or 0, ARGV[1])
+  end
+  redis.call('ZADD', KEYS[7], unpack(scored))
+  redis.call('HSET', KEYS[8], unpack(records))
+  -- Bounded trims: the oldest beyond the count, and those older than the age, a batch at most.
+  local excess = redis.call('ZCARD', KEYS[7]) - keep
+  local old = {}
+  if excess > 0 then old = redis.call('ZRANGE', KEYS[7], 0, math.min(excess, 500) - 1) end
+  local aged = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, 500)
+  for i = 1, #aged do old[#old + 1] = aged[i] end
+  if #old > 0 then
+    redis.call('ZREM', KEYS[7], unpack(old))
+    redis.call('HDEL', KEYS[8], unpack(old))
+  end
 end
+local uniques = redis.call('HMGET', KEYS[10], unpack(done))
+for i = 1, n do
+  local key = uniques[i]
+  if key and redis.call('HGET', KEYS[9], key) == done[i] then redis.call('HDEL', KEYS[9], key) end
+end
+redis.call('HDEL', KEYS[2], unpack(done))
+redis.call('HDEL', KEYS[3], unpack(done))
+redis.call('HDEL', KEYS[5], unpack(done))
+redis.call('HDEL', KEYS[6], unpack(done))
+redis.call('HDEL', KEYS[10], unpack(done))
+redis.call('INCRBY', KEYS[4], n)
 return n

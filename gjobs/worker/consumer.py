@@ -34,7 +34,7 @@ class Consumer:
     def __init__(
         self, prefix: str, rank: int, *, client: Any, coder: Any, call: Callable[[Any], Any], parent: Any,
         slots: Slots, options: Options, worker_id: str, adapter: Network, settle_lane: Lane,
-        ended: gevent.event.Event, info: Callable[[], dict],
+        ended: gevent.event.Event, info: Callable[[], dict], policy_for: Optional[Callable[[dict], Any]] = None,
     ) -> None:
         self.rank = rank
         self.slots = slots
@@ -43,13 +43,17 @@ class Consumer:
         self.registry = self.queue.registry
         self.fetch_lane = adapter.lane(client)
         self.processing_list = ProcessingList(
-            client, self.keys, worker_id, fetch_lane=self.fetch_lane, settle_lane=settle_lane, adapter=adapter
+            client, self.keys, worker_id, fetch_lane=self.fetch_lane, settle_lane=settle_lane, adapter=adapter,
+            keep_finished=options.keep_finished, keep_finished_age=options.keep_finished_age,
         )
         policy = options.policy
         self.settler = Settler(
             self.processing_list, self.queue.dead_set, worker_id, options.dead_max, options.dead_max_age
         )
-        self.runner = JobRunner(call, coder, parent, slots, self.settler, policy, options.timeout, worker_id, ended)
+        self.runner = JobRunner(
+            call, coder, parent, slots, self.settler, policy, options.timeout, worker_id, ended,
+            self.keys, client, policy_for,
+        )
         self.fetcher = Fetcher(
             self.processing_list, self.runner, slots, rank, options.fetch_batch, options.block_timeout,
             options.heartbeat_interval, self.known, worker_id,

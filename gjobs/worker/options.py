@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..dead_set import DEFAULT_MAX_AGE, DEFAULT_MAX_COUNT
+from ..processing_list import DEFAULT_KEEP_FINISHED, DEFAULT_KEEP_FINISHED_AGE
 from ..retries import DEFAULT_MAX_ATTEMPTS, Backoff, RetryPolicy, default_backoff
 from ..validate import non_negative, optional_positive, positive
 
@@ -43,6 +44,8 @@ class Options:
     fetch_batch: int = DEFAULT_FETCH_BATCH
     dead_max: Optional[int] = DEFAULT_MAX_COUNT
     dead_max_age: Optional[float] = DEFAULT_MAX_AGE
+    keep_finished: int = DEFAULT_KEEP_FINISHED
+    keep_finished_age: float = DEFAULT_KEEP_FINISHED_AGE
 
     def __post_init__(self) -> None:
         positive("resolution", self.resolution)
@@ -56,6 +59,8 @@ class Options:
             raise ValueError(f"fetch_batch must be at most {MAX_FETCH_BATCH}, not {self.fetch_batch!r}")
         optional_positive("dead_max", self.dead_max, integer=True)
         optional_positive("dead_max_age", self.dead_max_age)
+        non_negative("keep_finished", self.keep_finished, integer=True)
+        positive("keep_finished_age", self.keep_finished_age)
         RetryPolicy(self.max_attempts, self.backoff)  # checks both
 
     @property

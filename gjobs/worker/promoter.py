@@ -3,12 +3,13 @@
 One promoter serves all the queues of a worker, on one pub/sub connection: it promotes what is
 due, then sleeps until the earliest job still waiting is due, ``resolution`` seconds at most, or
 until a wake-up is published on any of its queues' channels (a job scheduled before all others,
-by any process).
+by any process). The same connection hears the queues' cancel channels: a cancel asked for a
+job running here reaches its runner within a moment.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ..delayed_jobs import DelayedJobs
 from .loop import Loop
@@ -17,10 +18,15 @@ from .loop import Loop
 class Promoter:
     """Promotes the jobs of ``delayed`` (one :class:`DelayedJobs` per queue) through ``client``."""
 
-    def __init__(self, client: Any, delayed: Sequence[DelayedJobs], resolution: float, worker_id: str) -> None:
+    def __init__(
+        self, client: Any, delayed: Sequence[DelayedJobs], resolution: float, worker_id: str,
+        cancels: Optional[Dict[str, Callable[[str], Any]]] = None,
+    ) -> None:
         self.client = client
         self.delayed = list(delayed)
         self.resolution = resolution
+        #: cancel channel -> what to call with the id of a job whose cancel was asked
+        self.cancels = dict(cancels or {})
         self.loop = Loop("promote", worker_id, self.step)
 
     def promote(self, now: Optional[float] = None) -> float:
@@ -33,17 +39,25 @@ class Promoter:
                 wait = min(wait, max(0.0, following - at))
         return wait
 
+    def _heard(self, message: dict) -> None:
+        channel = message.get("channel")
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        cancel = self.cancels.get(channel)
+        if cancel is not None:
+            data = message.get("data")
+            cancel(data.decode() if isinstance(data, bytes) else str(data))
+
     def step(self) -> None:
         """Promote and sleep, on a pub/sub connection that lives as long as the step."""
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(*(delayed.keys.wakeup for delayed in self.delayed))
+            pubsub.subscribe(*(delayed.keys.wakeup for delayed in self.delayed), *self.cancels)
             while True:
                 with self.loop.in_call:
                     wait = self.promote()
-                if wait > 0:
-                    pubsub.get_message(timeout=wait)
-                while pubsub.get_message(timeout=0) is not None:
-                    pass
+                message = pubsub.get_message(timeout=wait) if wait > 0 else None
+                while message is not None:
+                    self._heard(message)
+                    message = pubsub.get_message(timeout=0)
         finally:
             pubsub.close()

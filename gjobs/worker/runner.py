@@ -7,6 +7,11 @@ attempt, ``SystemExit`` and ``KeyboardInterrupt`` included (a job that calls ``s
 not stop the worker); only the worker's own stop, which kills a job with ``GreenletExit``, is
 not an outcome: the job stays in the pending list, and the stop puts it back.
 
+A job whose cancel is asked while it runs gets :class:`JobCancelled` at its next yield point; a
+job whose ``expires`` time (Redis's clock, as the fetch read it) passed before it started is
+dropped. Neither is a failure: both are settled with their state. A job that asked for its
+result (``result_ttl``) has it stored before it is reported complete.
+
 A time limit is a ``gevent.Timeout``, which can stop a job only where it yields (I/O, sleeps):
 a job that holds the CPU past its limit runs to its end, and its success is logged as a warning
 that names it and its overrun.
@@ -15,13 +20,15 @@ that names it and its overrun.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set
 
 import gevent
 import gevent.event
 
-from .. import clock, reserved
+from .. import clock, current, reserved, results
+from ..coder import parse_time
 from ..dead_set import error_record
+from ..keys import Keys
 from ..processing_list import Fetched
 from ..retries import RetryPolicy, Unretryable, job_max_attempts
 from ..slots import Slots
@@ -37,6 +44,12 @@ class JobTimeout(Exception):
     """A job ran past its time limit (a failure like any other: it is retried)."""
 
 
+class JobCancelled(gevent.GreenletExit):
+    """Raised inside a running job whose cancel was asked, at its next yield point. It is not a
+    failure (the job is not retried; its state says cancelled), and, as a ``GreenletExit``, it
+    is no ``Exception``, so a job's ``except Exception`` does not swallow it."""
+
+
 class JobRunner:
     """Runs the fetched jobs of one queue in greenlets of ``parent``, each holding one of
     ``slots`` until it ends; ``ended`` is set whenever a job ends (a stop waits on it)."""
@@ -44,8 +57,13 @@ class JobRunner:
     def __init__(
         self, call: Callable[[Any], Any], coder: Any, parent: Any, slots: Slots, settler: Settler,
         policy: RetryPolicy, timeout: Optional[float], worker_id: str, ended: gevent.event.Event,
+        keys: Keys, client: Any, policy_for: Optional[Callable[[dict], Any]] = None,
     ) -> None:
         self._call = call
+        self.keys = keys
+        self.client = client
+        #: The delegate's per-job policy (a task's ``backoff`` and ``retry_on``), if it has one.
+        self._policy_for = policy_for
         self.coder = coder
         self.parent = parent
         self.slots = slots
@@ -56,8 +74,12 @@ class JobRunner:
         self.ended = ended
         #: Jobs running (or handed to a greenlet and about to run), by id.
         self.in_flight: Dict[str, gevent.Greenlet] = {}
+        # Jobs whose run has begun (their greenlet may be killed with JobCancelled), and the
+        # cancels asked for jobs handed over but not yet begun.
+        self._begun: Dict[str, gevent.Greenlet] = {}
+        self._cancel_asked: Set[str] = set()
 
-    def start(self, jobs: Iterable[Fetched]) -> None:
+    def start(self, jobs: Iterable[Fetched], now: Optional[float] = None) -> None:
         """Hand each job to a greenlet of the parent pool; each holds a slot taken by the fetcher.
 
         A job already running here, or finished and not yet reported, is not started again: it
@@ -75,11 +97,24 @@ class JobRunner:
                 logger.warning("job %s came back while its run here is not settled; that run settles it", job_id)
                 self.slots.release()
                 continue
-            in_flight[job_id] = spawn(self.run, job)
+            in_flight[job_id] = spawn(self.run, job, now)
 
-    def run(self, fetched: Fetched) -> None:
-        """Run one job to its outcome, then free its slot."""
+    def cancel(self, job_id: str) -> bool:
+        """Stop the job ``job_id`` if it runs here (at its next yield point); True if it does."""
+        greenlet = self._begun.get(job_id)
+        if greenlet is not None:
+            greenlet.kill(JobCancelled(f"job {job_id} was cancelled"), block=False)
+            return True
+        if job_id in self.in_flight:
+            self._cancel_asked.add(job_id)  # handed over, not begun: it ends before it begins
+            return True
+        return False
+
+    def run(self, fetched: Fetched, now: Optional[float] = None) -> None:
+        """Run one job to its outcome, then free its slot. ``now`` is Redis's time at its fetch."""
         job_id, payload, attempts = fetched
+        self._begun[job_id] = gevent.getcurrent()
+        token = current.enter(current.CurrentJob(job_id, self.keys, attempts, self.client))
         try:
             try:
                 job = self.coder.load(payload)
@@ -87,39 +122,68 @@ class JobRunner:
                     reserved.check(job)
             except Exception as error:
                 logger.error("job %s cannot be run; it goes to the dead set: %s", job_id, error)
-                self._failed(fetched, error, retryable=False)
+                self._failed(fetched, error, None, retryable=False)
                 return
-            limit = job.get("timeout", self.timeout) if isinstance(job, dict) else self.timeout
+            if job_id in self._cancel_asked:
+                self._cancelled(job_id)
+                return
+            expires = job.get("expires") if isinstance(job, dict) else None
+            if expires is not None and now is not None and parse_time(expires) <= now:
+                logger.info("job %s expired before it started (at %s); it is dropped", job_id, expires)
+                self.settler.finish(job_id, "expired")
+                return
             try:
-                if limit:
-                    started = clock.monotonic()
-                    with gevent.Timeout(limit, JobTimeout(f"job {job_id} ran longer than {limit} s")):
-                        self._call(job)
-                    overrun = clock.monotonic() - started
-                    if overrun > limit:
-                        logger.warning(
-                            "job %s ran %.2f s, past its time limit of %g s, without yielding to gevent "
-                            "(which stops a job only where it waits on I/O or sleeps); it counts as succeeded",
-                            job_id, overrun, limit,
-                        )
-                else:
-                    self._call(job)
+                outcome = self._call_within_limit(job_id, job)
+            except JobCancelled:
+                self._cancelled(job_id)
+                return
             except _SHUTDOWN:
                 raise  # the worker's stop: the job stays pending and the stop puts it back
             except BaseException as error:  # SystemExit, KeyboardInterrupt and gevent.Timeout included
-                self._failed(fetched, error, not isinstance(error, Unretryable), job_max_attempts(job))
+                self._failed(fetched, error, job, not isinstance(error, Unretryable))
                 return
-            self.settler.succeeded(job_id)
+            ttl = job.get("result_ttl") if isinstance(job, dict) else None
+            stored = results.encode(self.coder, outcome) if ttl else None
+            reason = results.refusal(stored) if stored else None
+            if reason:
+                logger.error("job %s: its result is not kept: %s", job_id, reason)
+            self.settler.succeeded(job_id, (stored, ttl) if stored else None)
         finally:
+            current.leave(token)
+            self._begun.pop(job_id, None)
+            self._cancel_asked.discard(job_id)
             self.in_flight.pop(job_id, None)
             self.slots.release()
             self.ended.set()
 
-    def _failed(
-        self, fetched: Fetched, error: BaseException, retryable: bool = True, max_attempts: Optional[int] = None
-    ) -> None:
+    def _call_within_limit(self, job_id: str, job: Any) -> Any:
+        limit = job.get("timeout", self.timeout) if isinstance(job, dict) else self.timeout
+        if not limit:
+            return self._call(job)
+        started = clock.monotonic()
+        with gevent.Timeout(limit, JobTimeout(f"job {job_id} ran longer than {limit} s")):
+            outcome = self._call(job)
+        overrun = clock.monotonic() - started
+        if overrun > limit:
+            logger.warning(
+                "job %s ran %.2f s, past its time limit of %g s, without yielding to gevent "
+                "(which stops a job only where it waits on I/O or sleeps); it counts as succeeded",
+                job_id, overrun, limit,
+            )
+        return outcome
+
+    def _cancelled(self, job_id: str) -> None:
+        logger.info("job %s was cancelled while it ran; it is not retried", job_id)
+        self.settler.finish(job_id, "cancelled")
+
+    def _failed(self, fetched: Fetched, error: BaseException, job: Any, retryable: bool = True) -> None:
         job_id, _, attempts = fetched
-        decision = self.policy.decide(attempts, retryable, max_attempts)
+        own = self._policy_for(job) if self._policy_for is not None and isinstance(job, dict) else None
+        retry_on = getattr(own, "retry_on", None)
+        if retry_on is not None and not isinstance(error, retry_on):
+            retryable = False  # the task retries only the errors it names
+        max_attempts = job_max_attempts(job)
+        decision = self.policy.decide(attempts, retryable, max_attempts, getattr(own, "backoff", None))
         if decision.retry:
             logger.error(
                 "job %s failed (attempt %d of %s); retrying in %.1f s",

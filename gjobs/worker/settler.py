@@ -9,7 +9,7 @@ are *unsettled*: the fetcher never mistakes them for ids whose fetch reply was l
 from __future__ import annotations
 
 import logging
-from typing import List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import gevent
 import gevent.event
@@ -42,9 +42,11 @@ class Settler:
         self.dead_set = dead_set
         self.worker_id = worker_id
         self.dead_bounds = (dead_max, dead_max_age)
-        # Finished jobs not yet reported: ids to complete, and failures as (id, retry in, error).
+        # Finished jobs not yet reported: ids to complete (with the results some keep), and the
+        # other outcomes as (id, kind, what): ("retry", delay), ("bury", error), ("finish", state).
         self._completed: List[str] = []
-        self._failed: List[Tuple[str, Optional[float], Optional[dict]]] = []
+        self._results: Dict[str, Tuple[bytes, float]] = {}
+        self._failed: List[Tuple[str, str, Any]] = []
         #: Ids finished here whose report Redis has not confirmed.
         self.unsettled: Set[str] = set()
         self._wakeup = gevent.event.Event()
@@ -52,21 +54,29 @@ class Settler:
 
     # -- outcomes, from the job runner -------------------------------------------------------
 
-    def succeeded(self, job_id: str) -> None:
+    def succeeded(self, job_id: str, result: Optional[Tuple[bytes, float]] = None) -> None:
+        """Report a success; ``result`` is ``(stored result, seconds to keep it)`` when the job
+        asked for it (it is written before the completion)."""
         self.unsettled.add(job_id)
         self._completed.append(job_id)
+        if result is not None:
+            self._results[job_id] = result
         self._wakeup.set()
 
     def retry(self, job_id: str, delay: float) -> None:
         """Report a failure to retry ``delay`` seconds after Redis's now."""
-        self._failure(job_id, delay, None)
+        self._other(job_id, "retry", delay)
 
     def bury(self, job_id: str, error: dict) -> None:
-        self._failure(job_id, None, error)
+        self._other(job_id, "bury", error)
 
-    def _failure(self, job_id: str, delay: Optional[float], error: Optional[dict]) -> None:
+    def finish(self, job_id: str, state: str) -> None:
+        """Report a job that ended ``state``: cancelled while it ran, or expired unstarted."""
+        self._other(job_id, "finish", state)
+
+    def _other(self, job_id: str, kind: str, what: Any) -> None:
         self.unsettled.add(job_id)
-        self._failed.append((job_id, delay, error))
+        self._failed.append((job_id, kind, what))
         self._wakeup.set()
 
     @property
@@ -92,16 +102,23 @@ class Settler:
         while self.waiting:
             if self._completed:
                 batch = self._completed[:SETTLE_BATCH]
+                kept = {job_id: self._results[job_id] for job_id in batch if job_id in self._results}
+                if kept:
+                    self.processing_list.keep_results(kept)
                 self.processing_list.complete(batch)
                 del self._completed[: len(batch)]
                 self.unsettled.difference_update(batch)
+                for job_id in kept:
+                    del self._results[job_id]
             while self._failed:
-                job_id, delay, error = self._failed[0]
-                if error is None:
-                    self.processing_list.retry(job_id, delay)
+                job_id, kind, what = self._failed[0]
+                if kind == "retry":
+                    self.processing_list.retry(job_id, what)
+                elif kind == "bury":
+                    what["failed_at"] = clock.now()
+                    buried += self.processing_list.bury(job_id, what["failed_at"], what)
                 else:
-                    error["failed_at"] = clock.now()
-                    buried += self.processing_list.bury(job_id, error["failed_at"], error)
+                    self.processing_list.finish(job_id, what)
                 self._failed.pop(0)
                 self.unsettled.discard(job_id)
             if once:

@@ -58,11 +58,8 @@ class Worker:
     Redis and not yet finished). Priority is strict unless ``weights`` (one positive number per
     queue) is given: then a freed slot goes to a waiting queue at random, in proportion to its
     weight. The other options are those of :class:`gjobs.Server`; ``parent`` is shared by all
-    queues (by default ``concurrency`` reusable greenlets).
-
-    A queue with nothing to do blocks on its own ready list holding one slot, so that the job it
-    receives starts at once: give at least one slot per queue. With fewer, queues take turns to
-    block, and a job may wait up to ``block_timeout`` per other queue.
+    queues (by default ``concurrency`` reusable greenlets). Give at least one slot per queue: an
+    idle queue waits for its next job holding one (see README "Many queues in one worker").
     """
 
     def __init__(
@@ -113,11 +110,14 @@ class Worker:
             Consumer(
                 name, rank, client=client, coder=coder, call=call, parent=self.parent, slots=self.slots,
                 options=opts, worker_id=self.id, adapter=self.adapter, settle_lane=self._settle_lane,
-                ended=self._ended, info=self.info,
+                ended=self._ended, info=self.info, policy_for=getattr(delegate, "policy_for", None),
             )
             for rank, name in enumerate(queues)
         ]
-        self.promoter = Promoter(client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id)
+        self.promoter = Promoter(
+            client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id,
+            cancels={c.keys.cancel: c.runner.cancel for c in self.consumers},
+        )
         self.started_at: Optional[float] = None
         self._started: List[Consumer] = []
         self._heartbeat: Optional[Heartbeat] = None
