@@ -10,6 +10,7 @@ nothing.
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from typing import Any, List, Optional, Set, Tuple
@@ -270,6 +271,14 @@ def _describe(worker: Worker) -> str:
     return f"queues {shares} (weighted)"
 
 
+def _import_from_here() -> None:
+    """Let ``--import tasks`` and ``tasks:hello`` find modules in the current directory, as
+    Celery, RQ, Dramatiq and gunicorn do (a console script's ``sys.path`` lacks it)."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``gjobs-worker``; returns the exit status (see the parser's epilog): 0 stopped with
     every job handed back, 1 Redis refused or could not be reached (jobs left for the heartbeat's
@@ -278,6 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     url = ""
+    _import_from_here()
     try:
         for module in args.imports:
             try:
