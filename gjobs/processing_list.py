@@ -59,6 +59,7 @@ class ProcessingList:
         self._settle_lane = settle_lane or Lane(client, direct=False)
         self._fetch_keys = [
             keys.ready, self.key, keys.jobs, keys.attempts, keys.missing, keys.started, keys.paused, keys.cancels,
+            keys.finished,
         ]
         self._complete_keys = [
             self.key, keys.jobs, keys.attempts, keys.completed, keys.started, keys.progress, keys.finished,

@@ -91,6 +91,15 @@ def test_an_id_without_a_payload_is_dropped_and_counted(client, queue, worker):
     assert queue.stats()["missing"] == 1
 
 
+def test_an_id_whose_job_finished_elsewhere_is_dropped_quietly(client, queue, worker):
+    """A worker frozen while holding an id finds, when it thaws, that others ran the job: its
+    payload is gone because it finished, not because it was lost."""
+    client.lpush(queue.keys.ready, "done-elsewhere")
+    client.zadd(queue.keys.finished, {"done-elsewhere": NOW})
+    jobs, missing, _, _ = worker.fetch(1)
+    assert (jobs, missing, worker.size(), queue.stats()["missing"]) == ([], [], 0, 0)
+
+
 def test_wait_returns_none_after_its_timeout_when_nothing_is_ready(worker):
     started = time.monotonic()
     assert worker.wait(0.2) is None

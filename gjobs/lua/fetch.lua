@@ -9,13 +9,15 @@
 -- KEYS[6]  start times hash  ({prefix}:started)          id -> when its run started (Redis's clock)
 -- KEYS[7]  pause flag        ({prefix}:paused)           set while the queue is paused
 -- KEYS[8]  cancelled ids     ({prefix}:cancels)          id -> when its cancel was asked
+-- KEYS[9]  finished set      ({prefix}:finished)         id -> when it ended
 -- ARGV[1]  how many more ids to take from the ready list (0 is fine; a few thousand at most)
 -- ARGV[2]  an id already moved into the pending list by BLMOVE, or '' for none
 --
 -- Returns {jobs, missing, now, paused}: jobs is a flat list of records id1, payload1, attempts1,
 -- id2, ... (flat: nested tables cost Redis 10-15% more CPU per job to build and send); missing
 -- lists the ids that had no payload: they are removed from the pending list and counted, never
--- run (a cancelled job's id is dropped the same way, quietly and not counted); now is Redis's
+-- run (a cancelled job's id, or one that finished elsewhere while this worker held it frozen, is
+-- dropped the same way, quietly and not counted); now is Redis's
 -- time; paused is 1 when the queue is paused: nothing is taken, and a claimed id goes back.
 -- The attempt is counted here, when the job is handed out, so a worker that dies while running
 -- it has already spent that attempt: a job that kills every worker cannot run forever.
@@ -65,7 +67,7 @@ for i = 1, #ids do
   else
     redis.call('LREM', KEYS[2], -1, id)
     redis.call('HDEL', KEYS[4], id)
-    if redis.call('ZREM', KEYS[8], id) == 0 then
+    if redis.call('ZREM', KEYS[8], id) == 0 and not redis.call('ZSCORE', KEYS[9], id) then
       redis.call('INCR', KEYS[5])
       missing[#missing + 1] = id
     end
