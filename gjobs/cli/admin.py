@@ -1,11 +1,16 @@
 """``gjobs``: look at a queue and repair it from the command line.
 
 ``gjobs stats [--watch]``, ``gjobs enqueue JSON [--at WHEN | --in DELAY]``,
-``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``. Every subcommand takes
-``--redis-url`` (default ``$REDIS_URL``), ``--prefix`` and ``--json``; output is a table for
-people, or JSON for scripts. ``stats`` and ``workers`` show every queue a worker has started on
-(the registry at :data:`gjobs.keys.QUEUES`) unless ``--prefix`` names some. Errors are one line
-on stderr: exit status 2 for bad input, 1 when Redis cannot be reached or refuses. ``ping`` and
+``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``, and to follow and steer
+jobs (see :mod:`gjobs.cli.jobs`): ``gjobs job show|cancel ID``, ``gjobs ready list|delete``,
+``gjobs delayed list|run-now|delete``, ``gjobs pause|resume``, ``gjobs queues forget NAME`` and
+``gjobs purge --yes``. Every subcommand takes ``--redis-url`` (default ``$REDIS_URL``),
+``--prefix`` (but ``queues forget``, which names its queue) and ``--json``; output is a table for
+people, or JSON for scripts. Listings are paged (``--limit``, ``--offset``): none reads a whole
+list. ``stats`` and ``workers`` show every queue a worker has started on (the registry at
+:data:`gjobs.keys.QUEUES`) unless ``--prefix`` names some. Errors are one line on stderr: exit
+status 2 for bad input (``purge`` without ``--yes``), 1 when Redis cannot be reached or refuses,
+or the command cannot do what was asked (an unknown job id, a queue still in use). ``ping`` and
 ``stats`` warn on stderr (``gjobs: warning: ...``, never on stdout, so ``--json`` stays
 parseable) when Redis may evict keys, queued jobs included. Passwords in URLs are never printed.
 
@@ -26,8 +31,8 @@ import redis
 
 import gjobs
 from gjobs import clock
-from gjobs.cli import show
-from gjobs.cli.common import UsageError, redis_url
+from gjobs.cli import jobs, show
+from gjobs.cli.common import Failure, UsageError, redis_url
 from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
 from gjobs.coder import parse_time
 from gjobs.connection import DEFAULT_URL, connect, eviction_warning, redact, server_version
@@ -44,10 +49,6 @@ SOCKET_TIMEOUT = 10.0
 DEFAULT_DEAD_LIMIT = 20
 #: Seconds per unit of an ``--in`` delay.
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class Failure(Exception):
-    """The command could not do what was asked (no such dead job): one line, exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,19 +85,21 @@ def _time(text: str) -> float:
 # -- the parser -------------------------------------------------------------------------------
 
 
-def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False) -> None:
+def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False, prefix: bool = True) -> None:
+    """``--redis-url``, ``--json`` and ``--prefix`` (repeatable with ``many_prefixes``; none
+    without ``prefix``, for a command that names its queue)."""
     parser.add_argument("--redis-url", default=None, metavar="URL",
                         help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
     if many_prefixes:
         parser.add_argument("--prefix", dest="prefixes", action="append", type=queue_name, metavar="PREFIX",
                             help="queue to show (repeatable; default: every queue a worker has started on)")
-    else:
+    elif prefix:
         parser.add_argument("--prefix", default="gjobs", type=queue_name, help="queue name (default: gjobs)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Look at and repair gjobs queues.")
+    parser = _Parser(prog=PROG, description="Look at, steer and repair gjobs queues and their jobs.")
     parser.add_argument("--version", action="version", version=f"gjobs {gjobs.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -145,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ping = commands.add_parser("ping", help="check that Redis answers, and how fast")
     _common(ping)
     ping.set_defaults(run=cmd_ping)
+
+    jobs.register(commands, _common)
     return parser
 
 

@@ -21,6 +21,11 @@ class UsageError(Exception):
     """Bad input at the command line: reported in one line, exit status 2."""
 
 
+class Failure(Exception):
+    """The command could not do what was asked (no such job, a queue still in use): one line,
+    exit status 1."""
+
+
 def redis_url(given: Optional[str]) -> str:
     """The Redis to use: the ``--redis-url`` given, else ``$REDIS_URL``, else the default."""
     return given or os.environ.get("REDIS_URL") or DEFAULT_URL

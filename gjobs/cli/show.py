@@ -7,10 +7,13 @@ import time
 from typing import Any, List, Optional, Sequence, TextIO
 
 from gjobs.format import format_count, format_status
+from gjobs.lookup import POSITION_LIMIT
 from gjobs.queue import Queue
 
 #: Characters of an error message or a job shown in one table cell.
 CELL = 60
+#: Characters of a ``label:`` before its value in ``gjobs job show``, as in ``gjobs dead show``.
+LABEL = 11
 
 
 def render_stats(stats: Sequence[dict], now: float) -> str:
@@ -20,6 +23,7 @@ def render_stats(stats: Sequence[dict], now: float) -> str:
             f"{queue['prefix']}  "
             f"{format_status(queue['ready'], queue['delayed'], queue['in_progress'], queue['completed'])}  "
             f"dead={format_count(queue['dead'])}  workers={len(queue['workers'])}"
+            + ("  PAUSED" if queue.get("paused") else "")
         )
         for worker in queue["workers"]:
             started = worker.get("started_at")
@@ -29,6 +33,68 @@ def render_stats(stats: Sequence[dict], now: float) -> str:
             )
     return "\n".join(lines) + "\n"
 
+
+def render_job(info: Any, now: float) -> str:
+    """One job (a :class:`gjobs.lookup.JobInfo`) as ``label: value`` lines, the times with their
+    age, a dead job's traceback last."""
+    error = info.error or {}
+    progress = info.progress or {}
+    fields = [
+        ("id", info.id),
+        ("state", info.state),
+        ("task", info.task),
+        ("args", None if info.args is None else job_text(info.args)),
+        ("kwargs", None if info.kwargs is None else job_text(info.kwargs)),
+        ("job", None if info.task is not None or info.job is None else job_text(info.job)),
+        ("attempts", str(info.attempts)),
+        ("enqueued", moment(info.enqueued_at, now)),
+        ("due", moment(info.due_at, now)),
+        ("position", _position(info)),
+        ("worker", info.worker or error.get("worker")),
+        ("started", moment(info.started_at, now)),
+        ("died" if info.state == "dead" else "finished", moment(info.finished_at, now)),
+        ("ran for", None if info.ran_for is None else age(info.ran_for)),
+        ("progress", _progress(progress, now) if progress else None),
+        ("error", error_line(error) if info.error else None),
+        ("result", "kept" if info.result_kept else None),
+    ]
+    shown = [(label, value) for label, value in fields if value is not None]
+    lines = [f"{label + ':':<{LABEL}}{value}" for label, value in shown]
+    if error.get("traceback"):
+        lines += ["traceback:", error["traceback"].rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def moment(epoch: Optional[float], now: float) -> Optional[str]:
+    """``2024-05-01 12:00:00 UTC (5m12s ago)``, or ``(in 5m12s)`` for a time to come."""
+    if epoch is None:
+        return None
+    return f"{when(epoch)} ({age(now - epoch)} ago)" if epoch <= now else f"{when(epoch)} (in {age(epoch - now)})"
+
+
+def due_in(due: Optional[float], now: float) -> str:
+    """How long until a delayed job is due: ``5m12s``, or ``now`` once it is."""
+    if due is None:
+        return "?"
+    return age(due - now) if due > now else "now"
+
+
+def _position(info: Any) -> Optional[str]:
+    if info.state != "ready":
+        return None
+    if info.position is None:
+        return f"behind the next {POSITION_LIMIT} to run"
+    return "next to run" if info.position == 0 else f"{info.position} jobs ahead of it"
+
+
+def _progress(progress: dict, now: float) -> str:
+    done = progress.get("done")
+    parts = [f"{done * 100:.0f}%" if isinstance(done, (int, float)) else "?"]
+    if progress.get("note"):
+        parts.append(str(progress["note"]))
+    if isinstance(progress.get("at"), (int, float)):
+        parts.append(f"(reported {age(now - progress['at'])} ago)")
+    return " ".join(parts)
 
 
 def table(headers: List[str], rows: List[List[str]]) -> str:
@@ -89,6 +155,15 @@ def dead_json(entry: Any) -> dict:
     job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
     return {"id": entry.id, "job": job, "attempts": entry.attempts, "error": entry.error,
             "failed_at": entry.failed_at}
+
+
+def listed_json(entry: Any, delayed: bool) -> dict:
+    """One job of a ready or delayed listing (a :class:`gjobs.control.Listed`), for ``--json``."""
+    job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
+    shown = {"id": entry.id, "job": job}
+    if delayed:
+        shown["due_at"] = entry.due_at
+    return shown
 
 
 def print_json(out: TextIO, value: Any) -> None:
