@@ -37,6 +37,14 @@ def clean_environment(url):
     return env
 
 
+def test_the_readme_is_valid_restructured_text():
+    """It is the package's long description: a table or literal block off by a column would
+    show as an error on the package index."""
+    import docutils.core
+
+    docutils.core.publish_doctree(README.read_text(), settings_overrides={"report_level": 2, "halt_level": 2})
+
+
 @pytest.mark.slow
 def test_following_a_job_runs_as_written(redis_process, tmp_path):
     text = section("Following a job")
