@@ -1,16 +1,18 @@
 """The job running now, as the job itself sees it: ``gjobs.current_job()``.
 
 A running job can ask for its id, queue and attempt, and report its progress (a fraction done
-and a short note), which ``queue.job(id)`` and ``gjobs job show`` then show. Each job greenlet
-has its own context (greenlet keeps one per greenlet), so concurrent jobs never see each
-other's; outside a job :func:`current_job` returns None.
+and a short note), which ``queue.job(id)`` and ``gjobs job show`` then show. The job runner
+notes which greenlet runs which job (one dict entry per run, the cheapest record there is: it
+is paid by every job, asked or not), so concurrent jobs never see each other's; outside a job
+:func:`current_job` returns None.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
+
+from gevent import getcurrent
 
 from . import clock
 from .keys import Keys
@@ -18,7 +20,9 @@ from .keys import Keys
 #: Characters of a progress note kept at most.
 NOTE_LIMIT = 200
 
-_current: contextvars.ContextVar[Optional["CurrentJob"]] = contextvars.ContextVar("gjobs_current_job", default=None)
+#: greenlet -> (job id, the queue's keys, attempt, client) of the job it runs now; the job
+#: runner adds and removes the entries.
+running: Dict[Any, Tuple[str, Keys, int, Any]] = {}
 
 
 class CurrentJob:
@@ -45,13 +49,5 @@ class CurrentJob:
 
 def current_job() -> Optional[CurrentJob]:
     """The job running in this greenlet, or None outside a job."""
-    return _current.get()
-
-
-def enter(job: CurrentJob) -> contextvars.Token:
-    """Make ``job`` the current one (the job runner does, around each run)."""
-    return _current.set(job)
-
-
-def leave(token: contextvars.Token) -> None:
-    _current.reset(token)
+    entry = running.get(getcurrent())
+    return None if entry is None else CurrentJob(*entry)

@@ -130,7 +130,7 @@ class Lookup:
         (payload, attempts, due, died, error, started, progress, finished, record, enqueued, kept,
          workers) = pipe.execute()
         info = JobInfo(job_id, "unknown", attempts=int(attempts or 0), enqueued_at=_enqueued_at(job_id, enqueued),
-                       result_kept=bool(kept), progress=json.loads(progress) if progress else None)
+                       result_kept=bool(kept))
         if payload is not None:
             info.job = self._decode(payload)
         if died is not None and error is not None:
@@ -139,10 +139,16 @@ class Lookup:
             info.state, info.due_at = ("retrying" if info.attempts else "delayed"), float(due)
         elif payload is not None:
             self._ready_or_running(info, started, [text(w) for w in workers])
-        elif finished is not None and record is not None:
+            if info.state == "running" and progress:
+                info.progress = json.loads(progress)
+        elif finished is not None and record is not None:  # cancelled or expired
             state, ran_for, count, worker = text(record).split("|", 3)
             info.state, info.finished_at, info.ran_for = state, float(finished), float(ran_for)
             info.attempts, info.worker = int(count), worker or None
+        elif finished is not None:  # succeeded: its start and attempts stay until the record goes
+            info.state, info.finished_at = "succeeded", float(finished)
+            info.started_at = float(started) if started is not None else None
+            info.ran_for = None if started is None else max(0.0, float(finished) - float(started))
         return info
 
     def _ready_or_running(self, info: JobInfo, started: Optional[bytes], workers: list) -> None:

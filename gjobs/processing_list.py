@@ -92,9 +92,11 @@ class ProcessingList:
 
     # -- settling jobs ------------------------------------------------------------------------
 
-    def complete(self, job_ids: Iterable[str]) -> int:
-        """Settle finished jobs; returns how many were still this worker's."""
-        return int(self._settle_lane.run(self._complete, self._complete_keys, [*self._complete_args, *job_ids]))
+    def complete(self, job_ids: Iterable[str], unique: bool = False) -> int:
+        """Settle finished jobs (``unique``: some hold a unique key to release); returns how many
+        were still this worker's."""
+        args = [*self._complete_args, "1" if unique else "0", *job_ids]
+        return int(self._settle_lane.run(self._complete, self._complete_keys, args))
 
     def retry(self, job_id: str, delay: float) -> int:
         """Move a failed job to the delayed set, due ``delay`` seconds from Redis's now; 0 if it

@@ -131,8 +131,17 @@ def test_complete_removes_the_job_and_counts_it_in_one_call(queue, worker):
     assert worker.ids() == [ids[2]]
     assert queue.completed_count() == 2
     assert queue.job_store.get(ids[0]) is None
-    assert queue.job_store.attempts(ids[0]) == 0
     assert queue.job_store.size() == 1
+    info = queue.job(ids[0])  # its attempts and start stay with its finished record
+    assert (info.state, info.attempts) == ("succeeded", 1) and info.ran_for is not None
+
+
+def test_complete_keeps_nothing_of_a_job_when_no_finished_jobs_are_kept(client, queue):
+    worker = ProcessingList(client, queue.keys, "w1", keep_finished=0)
+    job_id = queue.enqueue({"n": 1})
+    worker.fetch(1)
+    assert worker.complete([job_id]) == 1
+    assert queue.job_store.attempts(job_id) == 0 and queue.job(job_id).state == "unknown"
 
 
 def test_completing_an_id_no_longer_pending_does_nothing(queue, worker):

@@ -180,9 +180,9 @@ def test_completions_are_settled_in_batches_that_count_them(make_server):
     batches = []
     complete = server.processing_list.complete
 
-    def recorded(job_ids):
+    def recorded(job_ids, *args):
         batches.append(len(job_ids))
-        return complete(job_ids)
+        return complete(job_ids, *args)
 
     server.processing_list.complete = recorded
     server.queue.enqueue_many([{"n": n} for n in range(50)])

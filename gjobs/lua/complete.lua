@@ -1,6 +1,6 @@
 -- complete: settle finished jobs: drop them from this worker's pending list, delete their
--- payloads, attempt counts, start times and progress, add them to the completed counter,
--- record each as succeeded in the finished jobs (kept bounded), and release their unique keys.
+-- payloads, add them to the completed counter, record each as succeeded in the finished jobs
+-- (kept bounded by count and age), and release their unique keys.
 --
 -- KEYS[1]  pending list      ({prefix}:pending:WORKER)
 -- KEYS[2]  job store hash    ({prefix}:jobs)
@@ -9,12 +9,14 @@
 -- KEYS[5]  start times hash  ({prefix}:started)       id -> when its run started (Redis's clock)
 -- KEYS[6]  progress hash     ({prefix}:progress)      id -> JSON progress a running job reported
 -- KEYS[7]  finished set      ({prefix}:finished)      id -> when it ended (Redis's clock)
--- KEYS[8]  finished records  ({prefix}:finished:info) id -> "state|ran for|attempts|worker"
+-- KEYS[8]  finished records  ({prefix}:finished:info) id -> "state|ran for|attempts|worker" of
+--                                                   a job that did not succeed (cancel, expiry)
 -- KEYS[9]  unique keys       ({prefix}:unique)        unique key -> id of the job holding it
 -- KEYS[10] unique key of id  ({prefix}:unique:of)     id -> its unique key
 -- ARGV[1]  this worker's id
 -- ARGV[2]  finished jobs kept at most (0: none)
 -- ARGV[3]  seconds a finished job is kept
+-- ARGV[4]  '1' when some of the jobs hold a unique key, else '0'
 -- ARGV     then id1, id2, ...     (a batch of a few hundred at most)
 --
 -- Returns how many ids were settled. An id no longer in the pending list (its worker was presumed
@@ -24,9 +26,9 @@
 -- pending list: the run of finished ids there goes in one LTRIM; the others are removed one by
 -- one with LREM, which scans from the tail too, so each scan is short. Every other change is one
 -- command per batch: from Lua, a command costs more than its work.
-local count = #ARGV - 3
+local count = #ARGV - 4
 local wanted = {}
-for i = 4, #ARGV do wanted[ARGV[i]] = true end
+for i = 5, #ARGV do wanted[ARGV[i]] = true end
 local done, n = {}, 0
 local oldest = redis.call('LINDEX', KEYS[1], -1)
 if oldest and wanted[oldest] then
@@ -40,7 +42,7 @@ if oldest and wanted[oldest] then
   end
   redis.call('LTRIM', KEYS[1], 0, -n - 1)
 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local id = ARGV[i]
   if wanted[id] then
     wanted[id] = nil
@@ -51,42 +53,44 @@ for i = 4, #ARGV do
   end
 end
 if n == 0 then return 0 end
+-- A succeeded job's record is its place in the finished set (when it ended) beside what the
+-- fetch already wrote: its start time and attempt count stay until the record is trimmed.
+-- That is one ZADD per job, and no per-job string: the trims below, bounded, pay the rest.
 local keep = tonumber(ARGV[2])
 if keep > 0 then
   local time = redis.call('TIME')
   local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-  local starts = redis.call('HMGET', KEYS[5], unpack(done))
-  local counts = redis.call('HMGET', KEYS[3], unpack(done))
-  local scored, records = {}, {}
+  local scored = {}
   for i = 1, n do
-    local ran = now - (tonumber(starts[i]) or now)
     scored[2 * i - 1] = now
     scored[2 * i] = done[i]
-    records[2 * i - 1] = done[i]
-    records[2 * i] = string.format('succeeded|%.6f|%d|%s', ran, tonumber(counts[i]) or 0, ARGV[1])
   end
   redis.call('ZADD', KEYS[7], unpack(scored))
-  redis.call('HSET', KEYS[8], unpack(records))
-  -- Bounded trims: the oldest beyond the count, and those older than the age, a batch at most.
   local excess = redis.call('ZCARD', KEYS[7]) - keep
   local old = {}
-  if excess > 0 then old = redis.call('ZRANGE', KEYS[7], 0, math.min(excess, 500) - 1) end
-  local aged = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, 500)
+  if excess > 0 then old = redis.call('ZRANGE', KEYS[7], 0, math.min(excess, n + 100) - 1) end
+  local aged = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, n + 100)
   for i = 1, #aged do old[#old + 1] = aged[i] end
   if #old > 0 then
     redis.call('ZREM', KEYS[7], unpack(old))
     redis.call('HDEL', KEYS[8], unpack(old))
+    redis.call('HDEL', KEYS[3], unpack(old))
+    redis.call('HDEL', KEYS[5], unpack(old))
+    redis.call('HDEL', KEYS[6], unpack(old))
   end
+else
+  redis.call('HDEL', KEYS[3], unpack(done))
+  redis.call('HDEL', KEYS[5], unpack(done))
+  redis.call('HDEL', KEYS[6], unpack(done))
 end
-local uniques = redis.call('HMGET', KEYS[10], unpack(done))
-for i = 1, n do
-  local key = uniques[i]
-  if key and redis.call('HGET', KEYS[9], key) == done[i] then redis.call('HDEL', KEYS[9], key) end
+if ARGV[4] == '1' then  -- some of these jobs hold unique keys: release them
+  local uniques = redis.call('HMGET', KEYS[10], unpack(done))
+  for i = 1, n do
+    local key = uniques[i]
+    if key and redis.call('HGET', KEYS[9], key) == done[i] then redis.call('HDEL', KEYS[9], key) end
+  end
+  redis.call('HDEL', KEYS[10], unpack(done))
 end
 redis.call('HDEL', KEYS[2], unpack(done))
-redis.call('HDEL', KEYS[3], unpack(done))
-redis.call('HDEL', KEYS[5], unpack(done))
-redis.call('HDEL', KEYS[6], unpack(done))
-redis.call('HDEL', KEYS[10], unpack(done))
 redis.call('INCRBY', KEYS[4], n)
 return n

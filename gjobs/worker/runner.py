@@ -25,8 +25,9 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set
 import gevent
 import gevent.event
 
-from .. import clock, current, reserved, results
+from .. import clock, reserved, results
 from ..coder import parse_time
+from ..current import running as _running
 from ..dead_set import error_record
 from ..keys import Keys
 from ..processing_list import Fetched
@@ -36,6 +37,7 @@ from .settler import Settler
 
 logger = logging.getLogger("gjobs")
 
+_RESERVED = frozenset(reserved.RESERVED)
 #: How the worker's own stop ends a job; never an outcome of the job.
 _SHUTDOWN = gevent.GreenletExit
 
@@ -113,12 +115,15 @@ class JobRunner:
     def run(self, fetched: Fetched, now: Optional[float] = None) -> None:
         """Run one job to its outcome, then free its slot. ``now`` is Redis's time at its fetch."""
         job_id, payload, attempts = fetched
-        self._begun[job_id] = gevent.getcurrent()
-        token = current.enter(current.CurrentJob(job_id, self.keys, attempts, self.client))
+        me = gevent.getcurrent()
+        self._begun[job_id] = me
+        _running[me] = (job_id, self.keys, attempts, self.client)
         try:
             try:
                 job = self.coder.load(payload)
-                if isinstance(job, dict):
+                # Most jobs carry none of gjobs' keys: one set test, then nothing more to do.
+                special = isinstance(job, dict) and not _RESERVED.isdisjoint(job)
+                if special:
                     reserved.check(job)
             except Exception as error:
                 logger.error("job %s cannot be run; it goes to the dead set: %s", job_id, error)
@@ -127,7 +132,7 @@ class JobRunner:
             if job_id in self._cancel_asked:
                 self._cancelled(job_id)
                 return
-            expires = job.get("expires") if isinstance(job, dict) else None
+            expires = job.get("expires") if special else None
             if expires is not None and now is not None and parse_time(expires) <= now:
                 logger.info("job %s expired before it started (at %s); it is dropped", job_id, expires)
                 self.settler.finish(job_id, "expired")
@@ -142,14 +147,17 @@ class JobRunner:
             except BaseException as error:  # SystemExit, KeyboardInterrupt and gevent.Timeout included
                 self._failed(fetched, error, job, not isinstance(error, Unretryable))
                 return
-            ttl = job.get("result_ttl") if isinstance(job, dict) else None
+            if not special:
+                self.settler.succeeded(job_id)
+                return
+            ttl = job.get("result_ttl")
             stored = results.encode(self.coder, outcome) if ttl else None
             reason = results.refusal(stored) if stored else None
             if reason:
                 logger.error("job %s: its result is not kept: %s", job_id, reason)
-            self.settler.succeeded(job_id, (stored, ttl) if stored else None)
+            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None)
         finally:
-            current.leave(token)
+            del _running[me]
             self._begun.pop(job_id, None)
             self._cancel_asked.discard(job_id)
             self.in_flight.pop(job_id, None)

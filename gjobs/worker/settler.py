@@ -46,6 +46,7 @@ class Settler:
         # other outcomes as (id, kind, what): ("retry", delay), ("bury", error), ("finish", state).
         self._completed: List[str] = []
         self._results: Dict[str, Tuple[bytes, float]] = {}
+        self._unique: Set[str] = set()  # finished ids holding a unique key
         self._failed: List[Tuple[str, str, Any]] = []
         #: Ids finished here whose report Redis has not confirmed.
         self.unsettled: Set[str] = set()
@@ -54,13 +55,15 @@ class Settler:
 
     # -- outcomes, from the job runner -------------------------------------------------------
 
-    def succeeded(self, job_id: str, result: Optional[Tuple[bytes, float]] = None) -> None:
+    def succeeded(self, job_id: str, result: Optional[Tuple[bytes, float]] = None, unique: bool = False) -> None:
         """Report a success; ``result`` is ``(stored result, seconds to keep it)`` when the job
-        asked for it (it is written before the completion)."""
+        asked for it (it is written before the completion); ``unique``: it holds a unique key."""
         self.unsettled.add(job_id)
         self._completed.append(job_id)
         if result is not None:
             self._results[job_id] = result
+        if unique:
+            self._unique.add(job_id)
         self._wakeup.set()
 
     def retry(self, job_id: str, delay: float) -> None:
@@ -105,9 +108,12 @@ class Settler:
                 kept = {job_id: self._results[job_id] for job_id in batch if job_id in self._results}
                 if kept:
                     self.processing_list.keep_results(kept)
-                self.processing_list.complete(batch)
+                unique = bool(self._unique) and not self._unique.isdisjoint(batch)
+                self.processing_list.complete(batch, unique)
                 del self._completed[: len(batch)]
                 self.unsettled.difference_update(batch)
+                if unique:
+                    self._unique.difference_update(batch)
                 for job_id in kept:
                     del self._results[job_id]
             while self._failed:
