@@ -141,14 +141,12 @@ class Lookup:
             self._ready_or_running(info, started, [text(w) for w in workers])
             if info.state == "running" and progress:
                 info.progress = json.loads(progress)
-        elif finished is not None and record is not None:  # cancelled or expired
+        elif finished is not None and record is not None:  # a record of its own: how it ended, and more
             state, ran_for, count, worker = text(record).split("|", 3)
             info.state, info.finished_at, info.ran_for = state, float(finished), float(ran_for)
             info.attempts, info.worker = int(count), worker or None
-        elif finished is not None:  # succeeded: its start and attempts stay until the record goes
+        elif finished is not None:  # succeeded; a job with none of gjobs' keys keeps no more
             info.state, info.finished_at = "succeeded", float(finished)
-            info.started_at = float(started) if started is not None else None
-            info.ran_for = None if started is None else max(0.0, float(finished) - float(started))
         return info
 
     def _ready_or_running(self, info: JobInfo, started: Optional[bytes], workers: list) -> None:

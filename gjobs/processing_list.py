@@ -92,10 +92,11 @@ class ProcessingList:
 
     # -- settling jobs ------------------------------------------------------------------------
 
-    def complete(self, job_ids: Iterable[str], unique: bool = False) -> int:
-        """Settle finished jobs (``unique``: some hold a unique key to release); returns how many
-        were still this worker's."""
-        args = [*self._complete_args, "1" if unique else "0", *job_ids]
+    def complete(self, job_ids: Iterable[str], unique: bool = False, tracked: Iterable[str] = ()) -> int:
+        """Settle finished jobs (``unique``: some hold a unique key to release; ``tracked``: the ids
+        whose run time and attempts their record keeps); returns how many were still ours."""
+        kept = list(tracked)
+        args = [*self._complete_args, json.dumps(kept) if kept else "", "1" if unique else "0", *job_ids]
         return int(self._settle_lane.run(self._complete, self._complete_keys, args))
 
     def retry(self, job_id: str, delay: float) -> int:

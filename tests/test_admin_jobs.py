@@ -122,9 +122,9 @@ def test_job_show_of_a_dead_job_has_its_error_and_traceback(gjobs, queue):
 
 
 def test_job_show_of_a_finished_job_says_how_long_it_ran(gjobs, queue):
-    queue.enqueue({"n": 1})
+    queue.enqueue({"n": 1, "timeout": 60})  # a job with one of gjobs' keys: its run time is kept
     job_id, processing = start(queue)
-    processing.complete([job_id])
+    processing.complete([job_id], tracked=[job_id])
 
     status, out = gjobs("job", "show", job_id)
 

@@ -73,12 +73,19 @@ def test_a_dead_job_tells_its_error(make_server, queue):
     assert queue.job(job_id).error["message"] == "job 1 failed"
 
 
-def test_a_succeeded_job_tells_when_and_how_long_it_ran(make_server, queue):
-    make_server(lambda job: gevent.sleep(0.05)).start()
+def test_a_succeeded_job_tells_when_it_ended(make_server, queue):
+    make_server(Buffer()).start()
     job_id = queue.enqueue({"n": 1})
     wait_for(lambda: queue.job(job_id).state == "succeeded", message="the job succeeded")
+    assert queue.job(job_id).finished_at is not None
+
+
+def test_a_job_with_gjobs_options_also_tells_how_long_it_ran(make_server, queue):
+    make_server(lambda job: gevent.sleep(0.05)).start()
+    job_id = queue.enqueue({"n": 1, "timeout": 60})
+    wait_for(lambda: queue.job(job_id).state == "succeeded", message="the job succeeded")
     info = queue.job(job_id)
-    assert info.ran_for >= 0.04 and info.finished_at is not None and info.attempts == 1
+    assert info.ran_for >= 0.04 and info.attempts == 1 and info.worker is not None
 
 
 def test_finished_jobs_are_kept_for_a_bounded_count(make_server, queue):

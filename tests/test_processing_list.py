@@ -131,9 +131,17 @@ def test_complete_removes_the_job_and_counts_it_in_one_call(queue, worker):
     assert worker.ids() == [ids[2]]
     assert queue.completed_count() == 2
     assert queue.job_store.get(ids[0]) is None
+    assert queue.job_store.attempts(ids[0]) == 0
     assert queue.job_store.size() == 1
-    info = queue.job(ids[0])  # its attempts and start stay with its finished record
-    assert (info.state, info.attempts) == ("succeeded", 1) and info.ran_for is not None
+    assert queue.job(ids[0]).state == "succeeded"
+
+
+def test_a_tracked_jobs_record_keeps_its_run_time_and_attempts(queue, worker):
+    job_id = queue.enqueue({"n": 1})
+    worker.fetch(1)
+    assert worker.complete([job_id], tracked=[job_id]) == 1
+    info = queue.job(job_id)
+    assert (info.state, info.attempts, info.worker) == ("succeeded", 1, "w1") and info.ran_for >= 0
 
 
 def test_complete_keeps_nothing_of_a_job_when_no_finished_jobs_are_kept(client, queue):

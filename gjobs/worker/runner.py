@@ -76,9 +76,7 @@ class JobRunner:
         self.ended = ended
         #: Jobs running (or handed to a greenlet and about to run), by id.
         self.in_flight: Dict[str, gevent.Greenlet] = {}
-        # Jobs whose run has begun (their greenlet may be killed with JobCancelled), and the
-        # cancels asked for jobs handed over but not yet begun.
-        self._begun: Dict[str, gevent.Greenlet] = {}
+        # The cancels asked for jobs handed over but not yet begun.
         self._cancel_asked: Set[str] = set()
 
     def start(self, jobs: Iterable[Fetched], now: Optional[float] = None) -> None:
@@ -103,7 +101,9 @@ class JobRunner:
 
     def cancel(self, job_id: str) -> bool:
         """Stop the job ``job_id`` if it runs here (at its next yield point); True if it does."""
-        greenlet = self._begun.get(job_id)
+        # Rare, so a walk over the jobs running in this process (at most the concurrency) rather
+        # than a second index that every job would pay for.
+        greenlet = next((g for g, (i, keys, _, _) in list(_running.items()) if i == job_id and keys is self.keys), None)
         if greenlet is not None:
             greenlet.kill(JobCancelled(f"job {job_id} was cancelled"), block=False)
             return True
@@ -116,7 +116,6 @@ class JobRunner:
         """Run one job to its outcome, then free its slot. ``now`` is Redis's time at its fetch."""
         job_id, payload, attempts = fetched
         me = gevent.getcurrent()
-        self._begun[job_id] = me
         _running[me] = (job_id, self.keys, attempts, self.client)
         try:
             try:
@@ -129,7 +128,7 @@ class JobRunner:
                 logger.error("job %s cannot be run; it goes to the dead set: %s", job_id, error)
                 self._failed(fetched, error, None, retryable=False)
                 return
-            if job_id in self._cancel_asked:
+            if self._cancel_asked and job_id in self._cancel_asked:
                 self._cancelled(job_id)
                 return
             expires = job.get("expires") if special else None
@@ -138,7 +137,8 @@ class JobRunner:
                 self.settler.finish(job_id, "expired")
                 return
             try:
-                outcome = self._call_within_limit(job_id, job)
+                limit = job.get("timeout", self.timeout) if special else self.timeout
+                outcome = self._call_within_limit(job_id, job, limit) if limit else self._call(job)
             except JobCancelled:
                 self._cancelled(job_id)
                 return
@@ -155,19 +155,16 @@ class JobRunner:
             reason = results.refusal(stored) if stored else None
             if reason:
                 logger.error("job %s: its result is not kept: %s", job_id, reason)
-            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None)
+            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None, True)
         finally:
             del _running[me]
-            self._begun.pop(job_id, None)
-            self._cancel_asked.discard(job_id)
+            if self._cancel_asked:
+                self._cancel_asked.discard(job_id)
             self.in_flight.pop(job_id, None)
             self.slots.release()
             self.ended.set()
 
-    def _call_within_limit(self, job_id: str, job: Any) -> Any:
-        limit = job.get("timeout", self.timeout) if isinstance(job, dict) else self.timeout
-        if not limit:
-            return self._call(job)
+    def _call_within_limit(self, job_id: str, job: Any, limit: float) -> Any:
         started = clock.monotonic()
         with gevent.Timeout(limit, JobTimeout(f"job {job_id} ran longer than {limit} s")):
             outcome = self._call(job)

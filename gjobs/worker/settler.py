@@ -47,6 +47,7 @@ class Settler:
         self._completed: List[str] = []
         self._results: Dict[str, Tuple[bytes, float]] = {}
         self._unique: Set[str] = set()  # finished ids holding a unique key
+        self._tracked: Set[str] = set()  # finished ids whose run time and attempts are recorded
         self._failed: List[Tuple[str, str, Any]] = []
         #: Ids finished here whose report Redis has not confirmed.
         self.unsettled: Set[str] = set()
@@ -55,15 +56,21 @@ class Settler:
 
     # -- outcomes, from the job runner -------------------------------------------------------
 
-    def succeeded(self, job_id: str, result: Optional[Tuple[bytes, float]] = None, unique: bool = False) -> None:
+    def succeeded(
+        self, job_id: str, result: Optional[Tuple[bytes, float]] = None, unique: bool = False,
+        tracked: bool = False,
+    ) -> None:
         """Report a success; ``result`` is ``(stored result, seconds to keep it)`` when the job
-        asked for it (it is written before the completion); ``unique``: it holds a unique key."""
+        asked for it (it is written before the completion); ``unique``: it holds a unique key;
+        ``tracked``: its record keeps how long it ran and its attempts."""
         self.unsettled.add(job_id)
         self._completed.append(job_id)
         if result is not None:
             self._results[job_id] = result
         if unique:
             self._unique.add(job_id)
+        if tracked:
+            self._tracked.add(job_id)
         self._wakeup.set()
 
     def retry(self, job_id: str, delay: float) -> None:
@@ -109,11 +116,13 @@ class Settler:
                 if kept:
                     self.processing_list.keep_results(kept)
                 unique = bool(self._unique) and not self._unique.isdisjoint(batch)
-                self.processing_list.complete(batch, unique)
+                tracked = [job_id for job_id in batch if job_id in self._tracked] if self._tracked else []
+                self.processing_list.complete(batch, unique, tracked)
                 del self._completed[: len(batch)]
                 self.unsettled.difference_update(batch)
                 if unique:
                     self._unique.difference_update(batch)
+                self._tracked.difference_update(tracked)
                 for job_id in kept:
                     del self._results[job_id]
             while self._failed:
