@@ -7,6 +7,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import io  # noqa: E402
 import logging  # noqa: E402
 import uuid  # noqa: E402
 
@@ -15,6 +16,7 @@ import pytest  # noqa: E402
 import redis  # noqa: E402
 
 from gjobs import Server  # noqa: E402
+from gjobs.cli import admin  # noqa: E402
 from gjobs.embedded import RedisProcess  # noqa: E402
 
 from .fault_delegates import WorkerProcess  # noqa: E402
@@ -137,3 +139,21 @@ def spawn(tmp_path):
     yield start
     for worker in workers:
         worker.close()
+
+
+@pytest.fixture
+def url(redis_process):
+    return redis_process.url
+
+
+@pytest.fixture
+def gjobs(url, prefix):
+    """Runs ``gjobs ARGS --redis-url URL --prefix PREFIX`` in this process: ``(status, stdout)``;
+    ``with_url=False`` or ``with_prefix=False`` leave either out."""
+
+    def run(*args, with_url=True, with_prefix=True):
+        out = io.StringIO()
+        extra = (["--redis-url", url] if with_url else []) + (["--prefix", prefix] if with_prefix else [])
+        return admin.main([*args, *extra], out=out), out.getvalue()
+
+    return run

@@ -46,3 +46,13 @@ def run_ready_greenlets(timeout=10.0):
     probe.join(timeout=timeout)
     if not probe.dead:
         raise AssertionError(f"a probe greenlet did not get to run within {timeout} s")
+
+
+def one_line_error(capsys):
+    """The whole of stderr, which must be one ``gjobs: error:`` line, without a traceback."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("gjobs: error: ")
+    assert "Traceback" not in err
+    return lines[0]

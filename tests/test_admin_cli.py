@@ -23,7 +23,7 @@ from gjobs.processing_list import ProcessingList
 from gjobs.worker_registry import WorkerRegistry
 
 from .examples.wsgi import tasks as example_tasks
-from .helpers import Gated, wait_for
+from .helpers import Gated, one_line_error, wait_for
 from .multi import Recorder, enqueue, make_multi
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -31,33 +31,8 @@ WSGI = ROOT / "tests" / "examples" / "wsgi"
 
 
 @pytest.fixture
-def url(redis_process):
-    return redis_process.url
-
-
-@pytest.fixture
 def queue(real_client, prefix):
     return Queue(real_client, prefix)
-
-
-@pytest.fixture
-def gjobs(url, prefix):
-    """Runs ``gjobs ARGS --redis-url URL --prefix PREFIX`` in this process: ``(status, stdout)``."""
-
-    def run(*args, common=True):
-        out = io.StringIO()
-        extra = ["--redis-url", url, "--prefix", prefix] if common else []
-        return admin.main([*args, *extra], out=out), out.getvalue()
-
-    return run
-
-
-def one_line_error(capsys):
-    """The whole of stderr, which must be one ``gjobs: error:`` line."""
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("gjobs: error: ")
-    return lines[0]
 
 
 def bury(queue, job, message="boom"):
@@ -95,7 +70,7 @@ def test_stats_prints_the_status_line_of_the_queue_and_of_each_worker(gjobs, que
 
 def test_stats_shows_every_queue_given(gjobs, real_client, url, prefix):
     Queue(real_client, f"{prefix}-b").enqueue({"n": 1})
-    status, out = gjobs("stats", "--prefix", f"{prefix}-b", "--redis-url", url, common=False)
+    status, out = gjobs("stats", "--prefix", f"{prefix}-b", "--redis-url", url, with_url=False, with_prefix=False)
     assert status == 0
     assert out.startswith(f"{prefix}-b  R=1 ")
 

@@ -15,37 +15,12 @@ from gjobs.keys import QUEUES
 from gjobs.processing_list import ProcessingList
 from gjobs.worker_registry import WorkerRegistry
 
-
-@pytest.fixture
-def url(redis_process):
-    return redis_process.url
+from .helpers import one_line_error
 
 
 @pytest.fixture
 def queue(real_client, prefix):
     return Queue(real_client, prefix)
-
-
-@pytest.fixture
-def gjobs(url, prefix):
-    """Runs ``gjobs ARGS --redis-url URL [--prefix PREFIX]`` in this process: ``(status, stdout)``."""
-
-    def run(*args, prefix_too=True):
-        out = io.StringIO()
-        extra = ["--redis-url", url, *(["--prefix", prefix] if prefix_too else [])]
-        return admin.main([*args, *extra], out=out), out.getvalue()
-
-    return run
-
-
-def one_line_error(capsys):
-    """The whole of stderr, which must be one ``gjobs: error:`` line, without a traceback."""
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("gjobs: error: ")
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def start(queue, worker="w1"):
@@ -323,18 +298,18 @@ def test_pause_shows_in_stats_until_resume(gjobs, queue, prefix):
 def test_queues_forget_drops_an_empty_queue_from_the_known_queues(gjobs, queue, prefix):
     queue.client.sadd(QUEUES, prefix)
 
-    status, out = gjobs("queues", "forget", prefix, "--json", prefix_too=False)
+    status, out = gjobs("queues", "forget", prefix, "--json", with_prefix=False)
 
     assert (status, json.loads(out)) == (0, {"prefix": prefix, "forgotten": True})
     assert not queue.client.sismember(QUEUES, prefix)
-    assert gjobs("queues", "forget", prefix, prefix_too=False) == (0, f"forgot queue {prefix}\n")
+    assert gjobs("queues", "forget", prefix, with_prefix=False) == (0, f"forgot queue {prefix}\n")
 
 
 def test_queues_forget_of_a_queue_with_jobs_exits_1_and_forgets_nothing(gjobs, queue, prefix, capsys):
     queue.client.sadd(QUEUES, prefix)
     queue.enqueue({"n": 1})
 
-    assert gjobs("queues", "forget", prefix, prefix_too=False) == (1, "")
+    assert gjobs("queues", "forget", prefix, with_prefix=False) == (1, "")
 
     assert f"queue '{prefix}' still has jobs or workers; purge it first" in one_line_error(capsys)
     assert queue.client.sismember(QUEUES, prefix)

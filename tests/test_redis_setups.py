@@ -21,7 +21,7 @@ from gjobs.cli import admin
 from gjobs.cli import worker as worker_cli
 from gjobs.embedded import RedisProcess, free_port
 
-from .fault_delegates import WorkerProcess, runs
+from .fault_delegates import runs
 from .helpers import wait_for
 
 #: Seconds a test gives a worker process to get somewhere (generous: the machine may be busy).
@@ -34,21 +34,6 @@ def evicting_redis():
     process = RedisProcess(extra=["--maxmemory-policy", "allkeys-lru"]).start()
     yield process
     process.cleanup()
-
-
-@pytest.fixture
-def processes():
-    """``start(delegate, url, prefix, directory, *options)``: worker processes, killed at the end."""
-    started = []
-
-    def start(*args, **kwargs):
-        worker = WorkerProcess(*args, **kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.close()
 
 
 @pytest.fixture
@@ -118,9 +103,9 @@ def test_ping_and_stats_warn_nothing_when_redis_never_evicts(redis_process, pref
 
 
 @pytest.mark.parametrize("setup, warns", [("evicting_redis", True), ("redis_process", False)])
-def test_a_worker_warns_at_start_when_redis_may_evict_jobs(setup, warns, request, prefix, tmp_path, processes):
+def test_a_worker_warns_at_start_when_redis_may_evict_jobs(setup, warns, request, prefix, tmp_path, spawn):
     url = request.getfixturevalue(setup).url
-    worker = processes("record", url, prefix, tmp_path)
+    worker = spawn("record", url, prefix)
     wait_for(lambda: "started on queue" in worker.log(), timeout=PATIENCE, message="the worker to start")
     log = worker.log()
     assert len(lines_with(log, "WARNING gjobs: Redis maxmemory-policy is allkeys-lru")) == (1 if warns else 0), log
@@ -131,9 +116,9 @@ def test_a_worker_warns_at_start_when_redis_may_evict_jobs(setup, warns, request
 # -- a worker started before its Redis -------------------------------------------------------------
 
 
-def test_a_worker_started_before_redis_tries_again_and_exits_0_at_once_on_sigterm(tmp_path, prefix, processes):
+def test_a_worker_started_before_redis_tries_again_and_exits_0_at_once_on_sigterm(tmp_path, prefix, spawn):
     port = free_port()  # nothing listens there
-    worker = processes("record", f"redis://:s3cret@127.0.0.1:{port}/0", prefix, tmp_path)
+    worker = spawn("record", f"redis://:s3cret@127.0.0.1:{port}/0", prefix)
     retry = re.compile(
         rf"WARNING gjobs: cannot reach Redis at redis://:\*\*\*@127\.0\.0\.1:{port}/0: .*; retrying in (\S+) s$", re.M
     )
@@ -150,10 +135,10 @@ def test_a_worker_started_before_redis_tries_again_and_exits_0_at_once_on_sigter
     assert "SIGTERM: stopping before the worker started" in log
 
 
-def test_a_worker_started_before_redis_runs_its_jobs_once_redis_is_up(tmp_path, prefix, processes, redis_later):
+def test_a_worker_started_before_redis_runs_its_jobs_once_redis_is_up(tmp_path, prefix, spawn, redis_later):
     port = free_port()
     later = redis_later(port)
-    worker = processes("record", later.url, prefix, tmp_path, "--heartbeat-interval", "0.5")
+    worker = spawn("record", later.url, prefix, "--heartbeat-interval", "0.5")
     wait_for(lambda: "cannot reach Redis at" in worker.log(), timeout=PATIENCE, message="a failed try")
 
     later.start()
@@ -170,9 +155,9 @@ def test_a_worker_started_before_redis_runs_its_jobs_once_redis_is_up(tmp_path, 
     assert "Traceback" not in worker.log()
 
 
-def test_exit_on_connect_failure_exits_1_in_one_line(tmp_path, prefix, processes):
+def test_exit_on_connect_failure_exits_1_in_one_line(tmp_path, prefix, spawn):
     port = free_port()
-    worker = processes("record", f"redis://127.0.0.1:{port}/0", prefix, tmp_path, "--exit-on-connect-failure")
+    worker = spawn("record", f"redis://127.0.0.1:{port}/0", prefix, "--exit-on-connect-failure")
 
     assert worker.wait(PATIENCE) == 1
 
@@ -183,13 +168,13 @@ def test_exit_on_connect_failure_exits_1_in_one_line(tmp_path, prefix, processes
 
 
 @pytest.mark.parametrize("refusal", ["wrong password", "no access to the queue"])
-def test_a_redis_that_refuses_is_not_tried_again(refusal, redis_process, real_client, prefix, tmp_path, processes):
+def test_a_redis_that_refuses_is_not_tried_again(refusal, redis_process, real_client, prefix, tmp_path, spawn):
     user = f"user-{prefix}"
     # No rights on the queue's keys and channels: the worker's start is refused (NOPERM).
     real_client.acl_setuser(user, enabled=True, passwords=["+right"], keys=["other:*"], commands=["+@all"])
     try:
         password = "wrong" if refusal == "wrong password" else "right"
-        worker = processes("record", f"redis://{user}:{password}@127.0.0.1:{redis_process.port}/0", prefix, tmp_path)
+        worker = spawn("record", f"redis://{user}:{password}@127.0.0.1:{redis_process.port}/0", prefix)
 
         assert worker.wait(PATIENCE) == 1
     finally:
@@ -209,7 +194,7 @@ def test_a_burst_worker_does_not_wait_for_redis_so_cron_runs_do_not_pile_up(caps
     assert line.startswith(f"gjobs-worker: error: cannot reach Redis at {url}: "), line
 
 
-def test_sigterm_during_a_try_that_gets_no_answer_exits_0_promptly(tmp_path, prefix, processes):
+def test_sigterm_during_a_try_that_gets_no_answer_exits_0_promptly(tmp_path, prefix, spawn):
     # A port that accepts connections and never answers: the try waits for a reply that never comes.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -217,7 +202,7 @@ def test_sigterm_during_a_try_that_gets_no_answer_exits_0_promptly(tmp_path, pre
     accepted = []
     acceptor = gevent.spawn(lambda: accepted.append(listener.accept()))
     try:
-        worker = processes("record", f"redis://127.0.0.1:{listener.getsockname()[1]}/0", prefix, tmp_path)
+        worker = spawn("record", f"redis://127.0.0.1:{listener.getsockname()[1]}/0", prefix)
         wait_for(lambda: accepted, timeout=PATIENCE, message="the worker's connection")
 
         status, took = stop_and_time(worker)
@@ -235,13 +220,13 @@ def test_sigterm_during_a_try_that_gets_no_answer_exits_0_promptly(tmp_path, pre
 # -- a worker stopped while its Redis is gone ------------------------------------------------------
 
 
-def test_sigterm_while_redis_is_gone_exits_1_quickly_naming_the_jobs_not_handed_back(tmp_path, prefix, processes):
+def test_sigterm_while_redis_is_gone_exits_1_quickly_naming_the_jobs_not_handed_back(tmp_path, prefix, spawn):
     server = RedisProcess().start()
     try:
         client = redis.Redis(port=server.port)
         started = f"{prefix}:test:started"
         Queue(client, prefix).enqueue({"n": 1, "sleep": 10, "started": started, "record": f"{prefix}:test:ran"})
-        worker = processes("record", server.url, prefix, tmp_path, "--heartbeat-interval", "1",
+        worker = spawn("record", server.url, prefix, "--heartbeat-interval", "1",
                            "--shutdown-timeout", "0.5")
         wait_for(lambda: runs(client, started) == {1: 1}, timeout=PATIENCE, message="the long job to start")
         client.close()
