@@ -62,25 +62,25 @@ def _encode_default(value: Any) -> Any:
 DEFAULT = JSONCoder()
 
 
-def parse_time(value: Any) -> float | None:
+def parse_time(value: Any, name: str = "scheduled_at") -> float | None:
     """Turn a ``scheduled_at`` value into epoch seconds, or None for "run now".
 
     Accepts None, an int or float epoch, a ``datetime`` (naive means local time, as Ruby's
     ``Time``), a ``date`` (local midnight), or an ISO-8601 string (a trailing ``Z`` means UTC;
     without an offset, local time). Raises ``ValueError`` or ``TypeError`` for anything else,
-    including NaN and infinities.
+    including NaN and infinities; ``name`` is what the messages call the value.
     """
     if value is None:
         return None
     if isinstance(value, bool):
-        raise TypeError("scheduled_at must be a time, an epoch number or an ISO-8601 string, not a bool")
+        raise TypeError(f"{name} must be a time, an epoch number or an ISO-8601 string, not a bool")
     if isinstance(value, (int, float)):
         try:
             seconds = float(value)
         except OverflowError:  # an int beyond the range of a float (about 1.8e308)
-            raise ValueError("scheduled_at is too large to be an epoch time") from None
+            raise ValueError(f"{name} is too large to be an epoch time") from None
         if not math.isfinite(seconds):
-            raise ValueError(f"scheduled_at must be finite, not {value!r}")
+            raise ValueError(f"{name} must be finite, not {value!r}")
         return seconds
     if isinstance(value, _dt.datetime):
         return value.timestamp()
@@ -93,7 +93,7 @@ def parse_time(value: Any) -> float | None:
         try:
             return _dt.datetime.fromisoformat(text).timestamp()
         except ValueError:
-            raise ValueError(f"scheduled_at {value!r} is not an ISO-8601 time") from None
+            raise ValueError(f"{name} {value!r} is not an ISO-8601 time") from None
     raise TypeError(
-        f"scheduled_at must be a datetime, an epoch number or an ISO-8601 string, not {type(value).__name__}"
+        f"{name} must be a datetime, an epoch number or an ISO-8601 string, not {type(value).__name__}"
     )

@@ -37,10 +37,7 @@ def check(job: dict) -> None:
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"job key {key!r} must be {wanted}, not {value!r}")
     for key in ("scheduled_at", "expires"):
-        try:
-            parse_time(job.get(key))
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"job key {key!r}: {error}") from None
+        parse_time(job.get(key), f"job key {key!r}")
     unique = job.get("unique_key")
     if unique is not None and (not isinstance(unique, str) or not 0 < len(unique) <= MAX_UNIQUE_KEY):
         raise ValueError(f"job key 'unique_key' must be a string of 1 to {MAX_UNIQUE_KEY} characters, not {unique!r}")

@@ -71,6 +71,8 @@ if keep > 0 then
     scored[2 * i] = done[i]
   end
   redis.call('ZADD', KEYS[7], unpack(scored))
+  -- A cancel that came too late (the job ran to its end first) left a record saying cancelled.
+  redis.call('HDEL', KEYS[8], unpack(done))
   local excess = redis.call('ZCARD', KEYS[7]) - keep
   if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[7], 0, excess - 1) end
   redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[3]))
