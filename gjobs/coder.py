@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 
 class Coder(Protocol):
@@ -60,6 +60,17 @@ def _encode_default(value: Any) -> Any:
 
 #: The coder used when none is given.
 DEFAULT = JSONCoder()
+
+
+def load_for_showing(coder: Any, payload: Optional[bytes]) -> Any:
+    """A stored job decoded to show it: None when its payload is gone, and the raw bytes when
+    ``coder`` cannot decode them (which is often why the job died)."""
+    if payload is None:
+        return None
+    try:
+        return coder.load(payload)
+    except Exception:
+        return payload
 
 
 def parse_time(value: Any, name: str = "scheduled_at") -> float | None:

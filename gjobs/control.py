@@ -76,7 +76,7 @@ class Control:
 
     def _payloads(self, ids: List[str]) -> List[Any]:
         payloads = self.client.hmget(self.keys.jobs, ids) if ids else []
-        return [None if payload is None else self._decode(payload) for payload in payloads]
+        return [self._decode(payload) for payload in payloads]
 
     def run_now(self, job_ids: Iterable[str]) -> int:
         """Move delayed jobs to the front of the ready list; returns how many were delayed."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import results
+from .coder import load_for_showing
 from .keys import Keys, text
 
 #: Ids from the front of the ready list searched for a ready job's position; beyond, it is None.
@@ -132,7 +133,7 @@ class Lookup:
         info = JobInfo(job_id, "unknown", attempts=int(attempts or 0), enqueued_at=_enqueued_at(job_id, enqueued),
                        result_kept=bool(kept))
         if payload is not None:
-            info.job = self._decode(payload)
+            info.job = load_for_showing(self.coder, payload)
         if died is not None and error is not None:
             info.state, info.finished_at, info.error = "dead", float(died), json.loads(error)
         elif due is not None:
@@ -163,12 +164,6 @@ class Lookup:
         info.state = "ready"
         if index is not None:
             info.position = self.client.llen(self.keys.ready) - 1 - index  # 0: it runs next
-
-    def _decode(self, payload: bytes) -> Any:
-        try:
-            return self.coder.load(payload)
-        except Exception:
-            return payload  # undecodable: shown as the raw bytes
 
     def result(self, job_id: str, timeout: Optional[float] = None) -> Any:
         """The job's result, waiting up to ``timeout`` seconds (forever when None) for it.

@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import reserved
-from .coder import DEFAULT, parse_time
+from .coder import DEFAULT, load_for_showing, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
 from .control import Control
 from .dead_set import DeadJob, DeadSet
@@ -300,12 +300,7 @@ class Queue:
         return [entry._replace(job=self._decode(entry.job)) for entry in self.dead_set.entries(limit, offset)]
 
     def _decode(self, payload: Optional[bytes]) -> Any:
-        if payload is None:
-            return None
-        try:
-            return self.coder.load(payload)
-        except Exception:
-            return payload  # undecodable: that is why it is dead; show the raw bytes.
+        return load_for_showing(self.coder, payload)
 
     def retry_dead(self, ids: Optional[Iterable[str]] = None) -> int:
         """Requeue dead jobs (all when ``ids`` is None) with their attempts reset."""

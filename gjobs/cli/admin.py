@@ -34,7 +34,7 @@ from gjobs import clock
 from gjobs.cli import jobs, show
 from gjobs.cli.common import Failure, UsageError, redis_url
 from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
-from gjobs.coder import parse_time
+from gjobs.coder import load_for_showing, parse_time
 from gjobs.connection import DEFAULT_URL, connect, eviction_warning, redact, server_version
 from gjobs.keys import QUEUES, text
 from gjobs.queue import Queue
@@ -240,7 +240,7 @@ def cmd_dead_show(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     entry = queue.dead_set.get(args.id)
     if entry is None:
         raise Failure(f"no dead job {args.id!r} in {args.prefix}")
-    entry = entry._replace(job=show.decode(queue, entry.job))
+    entry = entry._replace(job=load_for_showing(queue.coder, entry.job))
     if args.json:
         show.print_json(out, show.dead_json(entry))
         return 0

@@ -8,7 +8,6 @@ from typing import Any, List, Optional, Sequence, TextIO
 
 from gjobs.format import format_count, format_status
 from gjobs.lookup import POSITION_LIMIT
-from gjobs.queue import Queue
 
 #: Characters of an error message or a job shown in one table cell.
 CELL = 60
@@ -140,15 +139,6 @@ def job_text(job: Any) -> str:
     if job is None:
         return "(payload gone)"
     return json.dumps(job, ensure_ascii=False, separators=(", ", ": "), default=str)
-
-
-def decode(queue: Queue, payload: Optional[bytes]) -> Any:
-    if payload is None:
-        return None
-    try:
-        return queue.coder.load(payload)
-    except Exception:
-        return payload  # undecodable, which is likely why it died: shown as raw bytes
 
 
 def dead_json(entry: Any) -> dict:

@@ -123,12 +123,11 @@ class Consumer:
             and self.queue.ready_list.size() == 0 and self.processing_list.size() == 0
         )
 
-    def status_string(self, in_progress: Optional[int] = None) -> str:
+    def status_string(self) -> str:
         """``R=<ready> D=<delayed> P=<in progress>/<completed>`` of this queue (see gjobs.format)."""
         pipe = self.queue.client.pipeline(transaction=False)
         pipe.llen(self.keys.ready)
         pipe.zcard(self.keys.delayed)
         pipe.get(self.keys.completed)
         ready, delayed, completed = pipe.execute()
-        running = self.in_progress if in_progress is None else in_progress
-        return format_status(ready, delayed, running, int(completed or 0))
+        return format_status(ready, delayed, self.in_progress, int(completed or 0))

@@ -17,7 +17,7 @@ while this worker could not hear it are stopped.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 import gevent
 
@@ -36,7 +36,7 @@ class Fetcher:
 
     def __init__(
         self, processing_list: ProcessingList, runner: JobRunner, slots: Slots, rank: int,
-        batch: int, block_timeout: float, reconcile_every: float, known: Callable[[], Iterable[str]],
+        batch: int, block_timeout: float, reconcile_every: float, known: Callable[[], Set[str]],
         worker_id: str,
     ) -> None:
         self.processing_list = processing_list
@@ -101,7 +101,7 @@ class Fetcher:
         """Requeue ids in our pending list that this process does not know about; returns how many."""
         self._reconcile_at = clock.monotonic() + self.reconcile_every
         ids = self.processing_list.ids()
-        known = set(self.known())
+        known = self.known()
         orphans = [job_id for job_id in ids if job_id not in known]
         count = self.processing_list.requeue(orphans) if orphans else 0
         if count:
