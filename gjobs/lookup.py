@@ -190,7 +190,9 @@ class Lookup:
                 raise JobFailed(f"job {job_id} is dead: {info.error.get('type')}: {info.error.get('message')}", info)
             if info.state in ("cancelled", "expired"):
                 raise JobFailed(f"job {job_id} was {info.state}", info)
-            if info.state == "succeeded" and self.client.get(self.keys.result(job_id)) is None:
+            if info.state == "succeeded":
+                if info.result_kept:
+                    continue  # stored between the two reads (a result is written before its job completes)
                 raise JobFailed(f"job {job_id} succeeded, but it kept no result (no result_ttl, or it expired)", info)
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} is {info.state}: no result within {timeout} s")
