@@ -44,8 +44,8 @@ class Control:
         Returns False when no such job is queued or running (unknown, finished or dead)."""
         keys = self.keys
         done = self._cancel(keys=[
-            keys.jobs, keys.delayed, keys.dead, keys.attempts, keys.cancels, keys.finished, keys.finished_info,
-            keys.unique, keys.unique_of, keys.cancelled,
+            keys.jobs, keys.delayed, keys.dead, keys.attempts, keys.cancels, keys.finished, keys.unique,
+            keys.unique_of, keys.cancelled,
         ], args=[job_id, keys.cancel, repr(CANCEL_MEMORY)])
         return int(done) > 0
 
@@ -108,9 +108,9 @@ class Control:
         if any(pipe.execute()):
             return False
         self.client.delete(
-            keys.completed, keys.missing, keys.cancelled, keys.expired, keys.finished, keys.finished_info,
+            keys.completed, keys.missing, keys.cancelled, keys.expired, keys.finished, keys.finished_old,
             keys.ids, keys.unique, keys.unique_of, keys.unique_until, keys.cancels, keys.paused, keys.jobs,
-            keys.attempts, keys.started, keys.progress, keys.dead_errors, keys.workers_info,
+            keys.attempts, keys.progress, keys.dead_errors, keys.workers_info,
         )
         self.client.srem(QUEUES, keys.prefix)
         return True

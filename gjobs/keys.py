@@ -47,10 +47,9 @@ class Keys:
         "dead_errors",
         "wakeup",
         "ids",
-        "started",
         "progress",
         "finished",
-        "finished_info",
+        "finished_old",
         "unique",
         "unique_of",
         "unique_until",
@@ -93,14 +92,14 @@ class Keys:
         #: sorted set: caller-given job id -> when it was enqueued (Redis's clock), remembered
         #: for a while so that enqueueing it again writes nothing
         self.ids = f"{tag}:ids"
-        #: hash: id -> when its current run started (Redis's clock), while it runs
-        self.started = f"{tag}:started"
         #: hash: id -> JSON progress a running job reported (``gjobs.current_job()``)
         self.progress = f"{tag}:progress"
-        #: sorted set: id -> when it ended, for jobs that succeeded, were cancelled or expired
-        self.finished = f"{tag}:finished"
-        #: hash: id -> ``state|seconds it ran|attempts|worker`` of a finished job
-        self.finished_info = f"{tag}:finished:info"
+        #: hash: id -> ``when`` it ended (Redis's clock) for a job that succeeded, or
+        #: ``when|state|seconds it ran|attempts|worker`` (cancelled, expired, or a job of gjobs'
+        #: own keys): the current generation of finished jobs (see complete.lua)
+        self.finished = f"{tag}:done"
+        #: hash: the previous generation of :attr:`finished`
+        self.finished_old = f"{tag}:done:old"
         #: hash: unique key -> id of the job that holds it (``unique_key``, ``@task(unique_for=)``)
         self.unique = f"{tag}:unique"
         #: hash: id -> the unique key it holds

@@ -2,8 +2,8 @@
 
 A lookup reads, in two round trips, every structure that can hold the id: the job store, the
 delayed set, the dead set, the pending lists of the registered workers, the ready list (only its
-next :data:`POSITION_LIMIT` ids, for the position), the start times, the progress, the finished
-jobs and the result. States:
+next :data:`POSITION_LIMIT` ids, for the position), the progress, the finished jobs and the
+result; a running job's start time comes from its worker's last heartbeat. States:
 
 ``delayed``    due later (``due_at``)                ``retrying``  failed, due again (``due_at``)
 ``ready``      waiting its turn (``position``)       ``running``   on ``worker`` since ``started_at``
@@ -46,7 +46,8 @@ class JobFailed(Exception):
 @dataclass
 class JobInfo:
     """What is known of one job. Times are epoch seconds by Redis's clock; ``job`` is the decoded
-    payload while the job is queued, running or dead (None once it finished)."""
+    payload while the job is queued, running or dead (None once it finished). A running job's
+    ``started_at`` comes with its worker's next heartbeat: None during its first seconds."""
 
     id: str
     state: str
@@ -121,15 +122,14 @@ class Lookup:
         pipe.zscore(keys.delayed, job_id)
         pipe.zscore(keys.dead, job_id)
         pipe.hget(keys.dead_errors, job_id)
-        pipe.hget(keys.started, job_id)
         pipe.hget(keys.progress, job_id)
-        pipe.zscore(keys.finished, job_id)
-        pipe.hget(keys.finished_info, job_id)
+        pipe.hget(keys.finished, job_id)
+        pipe.hget(keys.finished_old, job_id)
         pipe.zscore(keys.ids, job_id)
         pipe.exists(keys.result(job_id))
         pipe.zrange(keys.workers, 0, -1)
-        (payload, attempts, due, died, error, started, progress, finished, record, enqueued, kept,
-         workers) = pipe.execute()
+        (payload, attempts, due, died, error, progress, finished, older, enqueued, kept, workers) = pipe.execute()
+        record = finished if finished is not None else older
         info = JobInfo(job_id, "unknown", attempts=int(attempts or 0), enqueued_at=_enqueued_at(job_id, enqueued),
                        result_kept=bool(kept))
         if payload is not None:
@@ -139,18 +139,18 @@ class Lookup:
         elif due is not None:
             info.state, info.due_at = ("retrying" if info.attempts else "delayed"), float(due)
         elif payload is not None:
-            self._ready_or_running(info, started, [text(w) for w in workers])
+            self._ready_or_running(info, [text(w) for w in workers])
             if info.state == "running" and progress:
                 info.progress = json.loads(progress)
-        elif finished is not None and record is not None:  # a record of its own: how it ended, and more
-            state, ran_for, count, worker = text(record).split("|", 3)
-            info.state, info.finished_at, info.ran_for = state, float(finished), float(ran_for)
-            info.attempts, info.worker = int(count), worker or None
-        elif finished is not None:  # succeeded; a job with none of gjobs' keys keeps no more
-            info.state, info.finished_at = "succeeded", float(finished)
+        elif record is not None:
+            fields = text(record).split("|", 4)
+            info.state, info.finished_at = "succeeded", float(fields[0])
+            if len(fields) == 5:  # how it ended, and more; a job with none of gjobs' keys keeps no more
+                info.state, info.ran_for = fields[1], float(fields[2])
+                info.attempts, info.worker = int(fields[3]), fields[4] or None
         return info
 
-    def _ready_or_running(self, info: JobInfo, started: Optional[bytes], workers: list) -> None:
+    def _ready_or_running(self, info: JobInfo, workers: list) -> None:
         pipe = self.client.pipeline(transaction=False)
         for worker in workers:
             pipe.lpos(self.keys.pending(worker), info.id)
@@ -159,7 +159,13 @@ class Lookup:
         holder = next((worker for worker, at in zip(workers, found) if at is not None), None)
         if holder is not None:
             info.state, info.worker = "running", holder
-            info.started_at = float(started) if started is not None else None
+            described = self.client.hget(self.keys.workers_info, holder)
+            try:
+                since = json.loads(described).get("running", {}) if described else {}
+            except ValueError:
+                since = {}
+            started = since.get(info.id) if isinstance(since, dict) else None
+            info.started_at = float(started) if isinstance(started, (int, float)) else None
             return
         info.state = "ready"
         if index is not None:

@@ -3,9 +3,9 @@
 A worker moves ids from the ready list into its own pending list atomically, so an id is always
 somewhere in Redis: ready, delayed, pending under a worker, or dead. Settling a job (complete,
 retry, bury, finish) takes it out of the pending list in the same script that puts it where it
-goes next, and keeps the record of finished jobs (``{prefix}:finished``, bounded by count and
-age) that job lookups read. The pending lists of workers that stopped beating are recovered through the
-:class:`~gjobs.worker_registry.WorkerRegistry`.
+goes next, and keeps the record of finished jobs (``{prefix}:done``, two generations bounded by
+count and age: see complete.lua) that job lookups read. The pending lists of workers that
+stopped beating are recovered through the :class:`~gjobs.worker_registry.WorkerRegistry`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from .keys import Keys, text
 from .lane import Lane
 from .worker_registry import MOVE_BATCH
 
-#: Finished jobs (succeeded, cancelled, expired) whose state is kept for lookups, at most...
+#: Finished jobs (succeeded, cancelled, expired) whose state is kept for lookups, at least the last...
 DEFAULT_KEEP_FINISHED = 10_000
-#: ... and for this many seconds (a day).
+#: ... of this many seconds (a day); up to twice as many, twice as long, are kept (see complete.lua).
 DEFAULT_KEEP_FINISHED_AGE = 24 * 3600.0
 
 #: A job as a fetch hands it out: ``(id, encoded payload, number of this attempt)``. A plain
@@ -58,18 +58,16 @@ class ProcessingList:
         self._fetch_lane = fetch_lane or Lane(client, direct=False)
         self._settle_lane = settle_lane or Lane(client, direct=False)
         self._fetch_keys = [
-            keys.ready, self.key, keys.jobs, keys.attempts, keys.missing, keys.started, keys.paused, keys.cancels,
-            keys.finished,
+            keys.ready, self.key, keys.jobs, keys.attempts, keys.missing, keys.paused, keys.cancels, keys.finished,
+            keys.finished_old,
         ]
         self._complete_keys = [
-            self.key, keys.jobs, keys.attempts, keys.completed, keys.started, keys.progress, keys.finished,
-            keys.finished_info, keys.unique, keys.unique_of,
+            self.key, keys.jobs, keys.attempts, keys.completed, keys.progress, keys.finished, keys.finished_old,
+            keys.unique, keys.unique_of,
         ]
         self._complete_args = [worker_id, keep_finished, repr(float(keep_finished_age))]
-        self._retry_keys = [self.key, keys.delayed, keys.started]
-        self._bury_keys = [
-            self.key, keys.dead, keys.dead_errors, keys.started, keys.progress, keys.unique, keys.unique_of,
-        ]
+        self._retry_keys = [self.key, keys.delayed]
+        self._bury_keys = [self.key, keys.dead, keys.dead_errors, keys.progress, keys.unique, keys.unique_of]
 
     # -- taking jobs --------------------------------------------------------------------------
 
@@ -92,11 +90,11 @@ class ProcessingList:
 
     # -- settling jobs ------------------------------------------------------------------------
 
-    def complete(self, job_ids: Iterable[str], unique: bool = False, tracked: Iterable[str] = ()) -> int:
-        """Settle finished jobs (``unique``: some hold a unique key to release; ``tracked``: the ids
-        whose run time and attempts their record keeps); returns how many were still ours."""
-        kept = list(tracked)
-        args = [*self._complete_args, json.dumps(kept) if kept else "", "1" if unique else "0", *job_ids]
+    def complete(self, job_ids: Iterable[str], unique: bool = False, tracked: Optional[Dict[str, float]] = None) -> int:
+        """Settle finished jobs (``unique``: some hold a unique key to release; ``tracked``: ``{id:
+        seconds it ran}`` of those whose record keeps that and their attempts); returns how many
+        were still ours."""
+        args = [*self._complete_args, json.dumps(tracked) if tracked else "", "1" if unique else "0", *job_ids]
         return int(self._settle_lane.run(self._complete, self._complete_keys, args))
 
     def retry(self, job_id: str, delay: float) -> int:
@@ -116,15 +114,15 @@ class ProcessingList:
             pipe.set(self.keys.result(job_id), stored, px=max(1, int(ttl * 1000)))
         pipe.execute()
 
-    def finish(self, job_id: str, state: str) -> int:
-        """Settle a job that was cancelled while it ran, or expired before it started (``state``);
-        0 if it was no longer ours."""
+    def finish(self, job_id: str, state: str, ran_for: float = 0.0) -> int:
+        """Settle a job that was cancelled while it ran (``ran_for`` seconds), or expired before it
+        started (``state``); 0 if it was no longer ours."""
         keys = self.keys
         counter = keys.cancelled if state == "cancelled" else keys.expired
         return int(self._settle_lane.run(self._finish, [
-            self.key, keys.jobs, keys.attempts, keys.started, keys.progress, keys.finished, keys.finished_info,
+            self.key, keys.jobs, keys.attempts, keys.progress, keys.finished, keys.finished_old,
             keys.cancels, counter, keys.unique, keys.unique_of,
-        ], (job_id, state, self.worker_id)))
+        ], (job_id, state, self.worker_id, repr(float(ran_for)), *self._complete_args[1:])))
 
     def cancelled_among(self, job_ids: Iterable[str]) -> List[str]:
         """The ids among ``job_ids`` whose cancel was asked (a worker that missed the message)."""

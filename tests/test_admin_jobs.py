@@ -27,7 +27,8 @@ def start(queue, worker="w1"):
     """Take the next ready job as the registered worker ``worker`` would: its id, now running."""
     WorkerRegistry(queue.client, queue.keys).beat(worker, None, {})
     processing = ProcessingList(queue.client, queue.keys, worker)
-    [(job_id, _, _)], _, _, _ = processing.fetch(1)
+    [(job_id, _, _)], _, now, _ = processing.fetch(1)
+    WorkerRegistry(queue.client, queue.keys).beat(worker, None, {"running": {job_id: now}})  # its next beat
     return job_id, processing
 
 
@@ -99,7 +100,7 @@ def test_job_show_of_a_dead_job_has_its_error_and_traceback(gjobs, queue):
 def test_job_show_of_a_finished_job_says_how_long_it_ran(gjobs, queue):
     queue.enqueue({"n": 1, "timeout": 60})  # a job with one of gjobs' keys: its run time is kept
     job_id, processing = start(queue)
-    processing.complete([job_id], tracked=[job_id])
+    processing.complete([job_id], tracked={job_id: 1.5})
 
     status, out = gjobs("job", "show", job_id)
 

@@ -54,7 +54,20 @@ def test_a_running_job_tells_its_worker_and_since_when(make_server, queue):
     wait_for(lambda: gated.started == [1])
     info = queue.job(job_id)
     assert (info.state, info.worker, info.attempts) == ("running", server.id, 1)
-    assert info.started_at is not None and info.task is None
+    assert info.task is None
+    gated.gate.set()
+
+
+def test_a_running_job_tells_since_when_from_its_workers_next_heartbeat(make_server, queue, client):
+    gated = Gated()
+    server = make_server(gated)
+    job_id = queue.enqueue({"n": 1})
+    server.start()
+    wait_for(lambda: gated.started == [1])
+    seconds, micros = client.time()
+    info = wait_for(lambda: (lambda i: i if i.started_at is not None else None)(queue.job(job_id)),
+                    timeout=2 * server.options.heartbeat_interval + 1, message="a start time")
+    assert info.state == "running" and info.started_at == pytest.approx(seconds + micros / 1e6, abs=1)
     gated.gate.set()
 
 
@@ -88,11 +101,22 @@ def test_a_job_with_gjobs_options_also_tells_how_long_it_ran(make_server, queue)
     assert info.ran_for >= 0.04 and info.attempts == 1 and info.worker is not None
 
 
-def test_finished_jobs_are_kept_for_a_bounded_count(make_server, queue):
+def test_the_last_finished_jobs_are_kept_and_twice_as_many_at_most(make_server, queue):
     make_server(Buffer(), keep_finished=3).start()
-    ids = queue.enqueue_many([{"n": n} for n in range(6)])
-    wait_for(lambda: queue.completed_count() == 6)
-    assert [queue.job(job_id).state for job_id in ids].count("succeeded") == 3
+    ids = []
+    for n in range(10):
+        ids.append(queue.enqueue({"n": n}))
+        wait_for(lambda count=n + 1: queue.completed_count() == count)
+    states = [queue.job(job_id).state for job_id in ids]
+    assert states[-3:] == ["succeeded"] * 3
+    assert states.count("succeeded") <= 6 and states[0] == "unknown"
+
+
+def test_finished_jobs_are_forgotten_by_themselves_after_twice_their_age(make_server, queue):
+    make_server(Buffer(), keep_finished_age=0.2).start()
+    job_id = queue.enqueue({"n": 1})
+    wait_for(lambda: queue.job(job_id).state == "succeeded")
+    wait_for(lambda: queue.job(job_id).state == "unknown", timeout=2, message="the record to expire")
 
 
 def test_a_task_delay_returns_an_id_that_follows_its_job(make_server, queue):

@@ -95,7 +95,7 @@ def test_an_id_whose_job_finished_elsewhere_is_dropped_quietly(client, queue, wo
     """A worker frozen while holding an id finds, when it thaws, that others ran the job: its
     payload is gone because it finished, not because it was lost."""
     client.lpush(queue.keys.ready, "done-elsewhere")
-    client.zadd(queue.keys.finished, {"done-elsewhere": NOW})
+    client.hset(queue.keys.finished_old, "done-elsewhere", repr(NOW))
     jobs, missing, _, _ = worker.fetch(1)
     assert (jobs, missing, worker.size(), queue.stats()["missing"]) == ([], [], 0, 0)
 
@@ -139,9 +139,9 @@ def test_complete_removes_the_job_and_counts_it_in_one_call(queue, worker):
 def test_a_tracked_jobs_record_keeps_its_run_time_and_attempts(queue, worker):
     job_id = queue.enqueue({"n": 1})
     worker.fetch(1)
-    assert worker.complete([job_id], tracked=[job_id]) == 1
+    assert worker.complete([job_id], tracked={job_id: 2.5}) == 1
     info = queue.job(job_id)
-    assert (info.state, info.attempts, info.worker) == ("succeeded", 1, "w1") and info.ran_for >= 0
+    assert (info.state, info.attempts, info.worker, info.ran_for) == ("succeeded", 1, "w1", 2.5)
 
 
 def test_complete_keeps_nothing_of_a_job_when_no_finished_jobs_are_kept(client, queue):

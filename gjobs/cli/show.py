@@ -50,7 +50,7 @@ def render_job(info: Any, now: float) -> str:
         ("due", moment(info.due_at, now)),
         ("position", _position(info)),
         ("worker", info.worker or error.get("worker")),
-        ("started", moment(info.started_at, now)),
+        ("started", moment(info.started_at, now) if info.started_at or info.state != "running" else "moments ago"),
         ("died" if info.state == "dead" else "finished", moment(info.finished_at, now)),
         ("ran for", None if info.ran_for is None else age(info.ran_for)),
         ("progress", _progress(progress, now) if progress else None),

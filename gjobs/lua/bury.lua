@@ -5,10 +5,9 @@
 -- KEYS[1]  pending list      ({prefix}:pending:WORKER)
 -- KEYS[2]  dead set          ({prefix}:dead)          id -> when it died, epoch seconds
 -- KEYS[3]  dead errors hash  ({prefix}:dead:errors)   id -> JSON error record
--- KEYS[4]  start times hash  ({prefix}:started)
--- KEYS[5]  progress hash     ({prefix}:progress)
--- KEYS[6]  unique keys       ({prefix}:unique)
--- KEYS[7]  unique key of id  ({prefix}:unique:of)
+-- KEYS[4]  progress hash     ({prefix}:progress)
+-- KEYS[5]  unique keys       ({prefix}:unique)
+-- KEYS[6]  unique key of id  ({prefix}:unique:of)
 -- ARGV[1]  id
 -- ARGV[2]  when it died, epoch seconds
 -- ARGV[3]  the JSON error record
@@ -21,8 +20,7 @@ if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
-local key = redis.call('HGET', KEYS[7], ARGV[1])
-if key and redis.call('HGET', KEYS[6], key) == ARGV[1] then redis.call('HDEL', KEYS[6], key) end
-redis.call('HDEL', KEYS[7], ARGV[1])
+local key = redis.call('HGET', KEYS[6], ARGV[1])
+if key and redis.call('HGET', KEYS[5], key) == ARGV[1] then redis.call('HDEL', KEYS[5], key) end
+redis.call('HDEL', KEYS[6], ARGV[1])
 return 1

@@ -7,11 +7,11 @@
 -- KEYS[3]  dead set          ({prefix}:dead)
 -- KEYS[4]  attempts hash     ({prefix}:attempts)
 -- KEYS[5]  cancelled ids     ({prefix}:cancels)       id -> when its cancel was asked
--- KEYS[6]  finished set      ({prefix}:finished)
--- KEYS[7]  finished records  ({prefix}:finished:info)
--- KEYS[8]  unique keys       ({prefix}:unique)
--- KEYS[9]  unique key of id  ({prefix}:unique:of)
--- KEYS[10] cancelled counter ({prefix}:cancelled)
+-- KEYS[6]  finished jobs     ({prefix}:done)          id -> "when|cancelled|0|attempts|" (a worker
+--                                                   that settles turns its generations over)
+-- KEYS[7]  unique keys       ({prefix}:unique)
+-- KEYS[8]  unique key of id  ({prefix}:unique:of)
+-- KEYS[9]  cancelled counter ({prefix}:cancelled)
 -- ARGV[1]  id
 -- ARGV[2]  cancel channel, published to with the id so that the worker running it stops it
 -- ARGV[3]  seconds a cancel request is kept for a job still queued or running
@@ -26,13 +26,12 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local removed = redis.call('ZREM', KEYS[2], ARGV[1]) == 1
 redis.call('HDEL', KEYS[1], ARGV[1])
-local key = redis.call('HGET', KEYS[9], ARGV[1])
-if key and redis.call('HGET', KEYS[8], key) == ARGV[1] then redis.call('HDEL', KEYS[8], key) end
-redis.call('HDEL', KEYS[9], ARGV[1])
+local key = redis.call('HGET', KEYS[8], ARGV[1])
+if key and redis.call('HGET', KEYS[7], key) == ARGV[1] then redis.call('HDEL', KEYS[7], key) end
+redis.call('HDEL', KEYS[8], ARGV[1])
 local attempts = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or 0)
-redis.call('ZADD', KEYS[6], now, ARGV[1])
-redis.call('HSET', KEYS[7], ARGV[1], string.format('cancelled|0|%d|', attempts))
-redis.call('INCR', KEYS[10])
+redis.call('HSET', KEYS[6], ARGV[1], string.format('%s.%06d|cancelled|0|%d|', time[1], tonumber(time[2]), attempts))
+redis.call('INCR', KEYS[9])
 if removed then
   redis.call('HDEL', KEYS[4], ARGV[1])
   return 1

@@ -1,5 +1,5 @@
 -- complete: settle finished jobs: drop them from this worker's pending list, delete their
--- payloads, attempt counts, start times and progress, add them to the completed counter,
+-- payloads, attempt counts and progress, add them to the completed counter,
 -- record each as succeeded in the finished jobs (kept bounded by count and age), and release
 -- their unique keys.
 --
@@ -7,17 +7,16 @@
 -- KEYS[2]  job store hash    ({prefix}:jobs)
 -- KEYS[3]  attempts hash     ({prefix}:attempts)
 -- KEYS[4]  completed counter ({prefix}:completed)
--- KEYS[5]  start times hash  ({prefix}:started)       id -> when its run started (Redis's clock)
--- KEYS[6]  progress hash     ({prefix}:progress)      id -> JSON progress a running job reported
--- KEYS[7]  finished set      ({prefix}:finished)      id -> when it ended (Redis's clock)
--- KEYS[8]  finished records  ({prefix}:finished:info) id -> "state|ran for|attempts|worker" of
---                                                   a job that did not succeed (cancel, expiry)
--- KEYS[9]  unique keys       ({prefix}:unique)        unique key -> id of the job holding it
--- KEYS[10] unique key of id  ({prefix}:unique:of)     id -> its unique key
+-- KEYS[5]  progress hash     ({prefix}:progress)      id -> JSON progress a running job reported
+-- KEYS[6]  finished jobs     ({prefix}:done)          id -> "when it ended" (Redis's clock), or
+--                                                   "when|state|ran for|attempts|worker"
+-- KEYS[7]  finished, older   ({prefix}:done:old)      the previous generation of KEYS[6]
+-- KEYS[8]  unique keys       ({prefix}:unique)        unique key -> id of the job holding it
+-- KEYS[9]  unique key of id  ({prefix}:unique:of)     id -> its unique key
 -- ARGV[1]  this worker's id
--- ARGV[2]  finished jobs kept at most (0: none)
--- ARGV[3]  seconds a finished job is kept
--- ARGV[4]  '' or a JSON list of the ids among them whose run time and attempts are kept
+-- ARGV[2]  finished jobs kept (0: none; twice as many at most)
+-- ARGV[3]  seconds a finished job is kept (twice as long at most)
+-- ARGV[4]  '' or a JSON object {id: seconds it ran} of those whose run time and attempts are kept
 -- ARGV[5]  '1' when some of the jobs hold a unique key, else '0'
 -- ARGV     then id1, id2, ...     (a batch of a few hundred at most)
 --
@@ -55,61 +54,60 @@ for i = 6, #ARGV do
   end
 end
 if n == 0 then return 0 end
--- A succeeded job's record is its place in the finished set (when it ended): one ZADD per job,
--- all scored by one string. Jobs that ask for more (ARGV[4]: the ids whose run time and attempts
--- are kept too) get a record in the finished records hash. The trims are single commands that
--- send nothing back; records of jobs trimmed from the set are dropped by the lookup, and the
--- hash is cut back at random, a bounded number per call, when it outgrows the set's bound.
+-- A finished job's record is one field of the finished hash: when it ended, and for jobs that
+-- ask for more (ARGV[4]) how long it ran, its attempts and this worker. The hash is a
+-- generation: when it holds ARGV[2] records, or is ARGV[3] seconds old, it becomes the previous
+-- generation (dropping the one before, freed off Redis's main thread by UNLINK) and a new one
+-- starts. So the last ARGV[2] finished jobs of the last ARGV[3] seconds are always found, at most
+-- twice as many are kept, none longer than twice ARGV[3] (each generation expires by itself),
+-- and a job costs one field: no sorted set to keep ordered, no trim per call.
 local keep = tonumber(ARGV[2])
 if keep > 0 then
   local time = redis.call('TIME')
-  local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-  local stamp = string.format('%d.%06d', tonumber(time[1]), tonumber(time[2]))
-  local scored = {}
+  local stamp = string.format('%s.%06d', time[1], tonumber(time[2]))
+  local records = {}
   for i = 1, n do
-    scored[2 * i - 1] = stamp
-    scored[2 * i] = done[i]
+    records[2 * i - 1] = done[i]
+    records[2 * i] = stamp
   end
-  redis.call('ZADD', KEYS[7], unpack(scored))
-  -- A cancel that came too late (the job ran to its end first) left a record saying cancelled.
-  redis.call('HDEL', KEYS[8], unpack(done))
-  local excess = redis.call('ZCARD', KEYS[7]) - keep
-  if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[7], 0, excess - 1) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[3]))
   if ARGV[4] ~= '' then
-    local settled, tracked = {}, {}
-    for i = 1, n do settled[done[i]] = true end
-    for _, id in ipairs(cjson.decode(ARGV[4])) do
-      if settled[id] then tracked[#tracked + 1] = id end
+    local ran = cjson.decode(ARGV[4])
+    local tracked, at = {}, {}
+    for i = 1, n do
+      if ran[done[i]] then
+        tracked[#tracked + 1] = done[i]
+        at[#at + 1] = i
+      end
     end
     if #tracked > 0 then
-      local starts = redis.call('HMGET', KEYS[5], unpack(tracked))
       local counts = redis.call('HMGET', KEYS[3], unpack(tracked))
-      local records = {}
-      for i = 1, #tracked do
-        records[2 * i - 1] = tracked[i]
-        records[2 * i] = string.format('succeeded|%.6f|%d|%s', now - (tonumber(starts[i]) or now),
-          tonumber(counts[i]) or 0, ARGV[1])
-      end
-      redis.call('HSET', KEYS[8], unpack(records))
-      if redis.call('HLEN', KEYS[8]) > keep then
-        local victims = redis.call('HRANDFIELD', KEYS[8], 100)
-        if #victims > 0 then redis.call('HDEL', KEYS[8], unpack(victims)) end
+      for j = 1, #tracked do
+        records[2 * at[j]] = string.format('%s|succeeded|%.6f|%d|%s', stamp, ran[tracked[j]],
+          tonumber(counts[j]) or 0, ARGV[1])
       end
     end
+  end
+  redis.call('HSET', KEYS[6], unpack(records))  -- also overwrites a cancel that came too late
+  local age = math.floor(tonumber(ARGV[3]) * 1000)
+  local ttl = redis.call('PTTL', KEYS[6])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[6], 2 * age)
+  elseif ttl <= age or redis.call('HLEN', KEYS[6]) >= keep then
+    redis.call('UNLINK', KEYS[7])
+    redis.call('RENAME', KEYS[6], KEYS[7])
   end
 end
 if ARGV[5] == '1' then  -- some of these jobs hold unique keys: release them
-  local uniques = redis.call('HMGET', KEYS[10], unpack(done))
+  local uniques = redis.call('HMGET', KEYS[9], unpack(done))
   for i = 1, n do
     local key = uniques[i]
-    if key and redis.call('HGET', KEYS[9], key) == done[i] then redis.call('HDEL', KEYS[9], key) end
+    if key and redis.call('HGET', KEYS[8], key) == done[i] then redis.call('HDEL', KEYS[8], key) end
   end
-  redis.call('HDEL', KEYS[10], unpack(done))
+  redis.call('HDEL', KEYS[9], unpack(done))
 end
 redis.call('HDEL', KEYS[2], unpack(done))
 redis.call('HDEL', KEYS[3], unpack(done))
-redis.call('HDEL', KEYS[5], unpack(done))
-redis.call('HDEL', KEYS[6], unpack(done))
+-- Most queues have no progress at all: then not even the ids are handed to an HDEL.
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HDEL', KEYS[5], unpack(done)) end
 redis.call('INCRBY', KEYS[4], n)
 return n

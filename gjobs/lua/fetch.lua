@@ -1,15 +1,15 @@
 -- fetch: take up to ARGV[1] ids from the ready list into this worker's pending list, count an
--- attempt for each, note when it started, and return them with their payloads.
+-- attempt for each, and return them with their payloads.
 --
 -- KEYS[1]  ready list        ({prefix}:ready)
 -- KEYS[2]  pending list      ({prefix}:pending:WORKER)   ids this worker has taken and not settled
 -- KEYS[3]  job store hash    ({prefix}:jobs)
 -- KEYS[4]  attempts hash     ({prefix}:attempts)         id -> attempts started so far
 -- KEYS[5]  missing counter   ({prefix}:missing)          ids dropped because their payload was gone
--- KEYS[6]  start times hash  ({prefix}:started)          id -> when its run started (Redis's clock)
--- KEYS[7]  pause flag        ({prefix}:paused)           set while the queue is paused
--- KEYS[8]  cancelled ids     ({prefix}:cancels)          id -> when its cancel was asked
--- KEYS[9]  finished set      ({prefix}:finished)         id -> when it ended
+-- KEYS[6]  pause flag        ({prefix}:paused)           set while the queue is paused
+-- KEYS[7]  cancelled ids     ({prefix}:cancels)          id -> when its cancel was asked
+-- KEYS[8]  finished jobs     ({prefix}:done)             id -> when it ended (and how)
+-- KEYS[9]  finished, older   ({prefix}:done:old)         the previous generation of KEYS[8]
 -- ARGV[1]  how many more ids to take from the ready list (0 is fine; a few thousand at most)
 -- ARGV[2]  an id already moved into the pending list by BLMOVE, or '' for none
 --
@@ -23,7 +23,7 @@
 -- it has already spent that attempt: a job that kills every worker cannot run forever.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-if redis.call('EXISTS', KEYS[7]) == 1 then
+if redis.call('EXISTS', KEYS[6]) == 1 then
   if ARGV[2] ~= '' and redis.call('LREM', KEYS[2], -1, ARGV[2]) > 0 then
     redis.call('RPUSH', KEYS[1], ARGV[2])
   end
@@ -46,8 +46,8 @@ if #ids == 0 then return {jobs, missing, tostring(now), 0} end
 -- seen twice in one batch from its first count to its second, as two HINCRBYs would.
 local payloads = redis.call('HMGET', KEYS[3], unpack(ids))
 local counts = redis.call('HMGET', KEYS[4], unpack(ids))
-local counted, started, starts = {}, {}, {}
-local j, n, m = 0, 0, 0  -- lengths of jobs, started and starts: cheaper than # in a loop
+local counted, started = {}, {}
+local j, n = 0, 0  -- lengths of jobs and started: cheaper than # in a loop
 for i = 1, #ids do
   local id = ids[i]
   local payload = payloads[i]
@@ -61,20 +61,15 @@ for i = 1, #ids do
     started[n + 1] = id
     started[n + 2] = attempts
     n = n + 2
-    starts[m + 1] = id
-    starts[m + 2] = now
-    m = m + 2
   else
     redis.call('LREM', KEYS[2], -1, id)
     redis.call('HDEL', KEYS[4], id)
-    if redis.call('ZREM', KEYS[8], id) == 0 and not redis.call('ZSCORE', KEYS[9], id) then
+    if redis.call('ZREM', KEYS[7], id) == 0 and redis.call('HEXISTS', KEYS[8], id) == 0
+        and redis.call('HEXISTS', KEYS[9], id) == 0 then
       redis.call('INCR', KEYS[5])
       missing[#missing + 1] = id
     end
   end
 end
-if n > 0 then
-  redis.call('HSET', KEYS[4], unpack(started))
-  redis.call('HSET', KEYS[6], unpack(starts))
-end
+if n > 0 then redis.call('HSET', KEYS[4], unpack(started)) end
 return {jobs, missing, tostring(now), 0}

@@ -3,7 +3,6 @@
 --
 -- KEYS[1]  pending list      ({prefix}:pending:WORKER)
 -- KEYS[2]  delayed set       ({prefix}:delayed)       id -> due time, epoch seconds
--- KEYS[3]  start times hash  ({prefix}:started)       the run is over: its start is forgotten
 -- ARGV[1]  id
 -- ARGV[2]  seconds from now (Redis's clock) to run it again
 -- ARGV[3]  wake-up channel, published to when the retry is due before every other delayed job
@@ -17,7 +16,6 @@ local time = redis.call('TIME')
 local when = tonumber(time[1]) + tonumber(time[2]) / 1000000 + tonumber(ARGV[2])
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 redis.call('ZADD', KEYS[2], when, ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
 if first[2] == nil or when < tonumber(first[2]) then
   redis.pcall('PUBLISH', ARGV[3], tostring(when))
 end

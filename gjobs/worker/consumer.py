@@ -15,6 +15,7 @@ import gevent.event
 from .. import clock
 from ..access import refused
 from ..adapter import Network
+from ..current import running_since
 from ..format import format_status
 from ..keys import QUEUES
 from ..lane import Lane
@@ -73,8 +74,9 @@ class Consumer:
         return self.runner.in_flight.keys() | self.settler.unsettled
 
     def info(self) -> dict:
-        """What this worker publishes about itself on this queue with every heartbeat."""
-        return dict(self._info(), in_flight=self.in_progress)
+        """What this worker publishes about itself on this queue with every heartbeat: with its
+        jobs in flight, since when each job running here runs (the oldest, up to a bound)."""
+        return dict(self._info(), in_flight=self.in_progress, running=running_since(self.keys))
 
     # -- lifecycle, driven by the worker -------------------------------------------------------
 

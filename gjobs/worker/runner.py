@@ -103,7 +103,7 @@ class JobRunner:
         """Stop the job ``job_id`` if it runs here (at its next yield point); True if it does."""
         # Rare, so a walk over the jobs running in this process (at most the concurrency) rather
         # than a second index that every job would pay for.
-        greenlet = next((g for g, (i, keys, _, _) in list(_running.items()) if i == job_id and keys is self.keys), None)
+        greenlet = next((g for g, (i, keys, *_) in list(_running.items()) if i == job_id and keys is self.keys), None)
         if greenlet is not None:
             greenlet.kill(JobCancelled(f"job {job_id} was cancelled"), block=False)
             return True
@@ -116,7 +116,8 @@ class JobRunner:
         """Run one job to its outcome, then free its slot. ``now`` is Redis's time at its fetch."""
         job_id, payload, attempts = fetched
         me = gevent.getcurrent()
-        _running[me] = (job_id, self.keys, attempts, self.client)
+        _running[me] = (job_id, self.keys, attempts, self.client, now)
+        begun = clock.monotonic()
         try:
             try:
                 job = self.coder.load(payload)
@@ -129,18 +130,18 @@ class JobRunner:
                 self._failed(fetched, error, None, retryable=False)
                 return
             if self._cancel_asked and job_id in self._cancel_asked:
-                self._cancelled(job_id)
+                self._cancelled(job_id, 0.0)
                 return
             expires = job.get("expires") if special else None
             if expires is not None and now is not None and parse_time(expires) <= now:
                 logger.info("job %s expired before it started (at %s); it is dropped", job_id, expires)
-                self.settler.finish(job_id, "expired")
+                self.settler.finish(job_id, "expired", 0.0)
                 return
             try:
                 limit = job.get("timeout", self.timeout) if special else self.timeout
                 outcome = self._call_within_limit(job_id, job, limit) if limit else self._call(job)
             except JobCancelled:
-                self._cancelled(job_id)
+                self._cancelled(job_id, clock.monotonic() - begun)
                 return
             except _SHUTDOWN:
                 raise  # the worker's stop: the job stays pending and the stop puts it back
@@ -155,7 +156,8 @@ class JobRunner:
             reason = results.refusal(stored) if stored else None
             if reason:
                 logger.error("job %s: its result is not kept: %s", job_id, reason)
-            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None, True)
+            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None,
+                                   clock.monotonic() - begun)
         finally:
             del _running[me]
             if self._cancel_asked:
@@ -177,9 +179,9 @@ class JobRunner:
             )
         return outcome
 
-    def _cancelled(self, job_id: str) -> None:
+    def _cancelled(self, job_id: str, ran_for: float) -> None:
         logger.info("job %s was cancelled while it ran; it is not retried", job_id)
-        self.settler.finish(job_id, "cancelled")
+        self.settler.finish(job_id, "cancelled", ran_for)
 
     def _failed(self, fetched: Fetched, error: BaseException, job: Any, retryable: bool = True) -> None:
         job_id, _, attempts = fetched

@@ -47,7 +47,7 @@ class Settler:
         self._completed: List[str] = []
         self._results: Dict[str, Tuple[bytes, float]] = {}
         self._unique: Set[str] = set()  # finished ids holding a unique key
-        self._tracked: Set[str] = set()  # finished ids whose run time and attempts are recorded
+        self._tracked: Dict[str, float] = {}  # finished ids whose record keeps how long they ran
         self._failed: List[Tuple[str, str, Any]] = []
         #: Ids finished here whose report Redis has not confirmed.
         self.unsettled: Set[str] = set()
@@ -58,19 +58,19 @@ class Settler:
 
     def succeeded(
         self, job_id: str, result: Optional[Tuple[bytes, float]] = None, unique: bool = False,
-        tracked: bool = False,
+        ran_for: Optional[float] = None,
     ) -> None:
         """Report a success; ``result`` is ``(stored result, seconds to keep it)`` when the job
         asked for it (it is written before the completion); ``unique``: it holds a unique key;
-        ``tracked``: its record keeps how long it ran and its attempts."""
+        ``ran_for``: seconds it ran, for a job whose record keeps that and its attempts."""
         self.unsettled.add(job_id)
         self._completed.append(job_id)
         if result is not None:
             self._results[job_id] = result
         if unique:
             self._unique.add(job_id)
-        if tracked:
-            self._tracked.add(job_id)
+        if ran_for is not None:
+            self._tracked[job_id] = ran_for
         self._wakeup.set()
 
     def retry(self, job_id: str, delay: float) -> None:
@@ -80,9 +80,10 @@ class Settler:
     def bury(self, job_id: str, error: dict) -> None:
         self._other(job_id, "bury", error)
 
-    def finish(self, job_id: str, state: str) -> None:
-        """Report a job that ended ``state``: cancelled while it ran, or expired unstarted."""
-        self._other(job_id, "finish", state)
+    def finish(self, job_id: str, state: str, ran_for: float) -> None:
+        """Report a job that ended ``state`` after ``ran_for`` seconds: cancelled while it ran,
+        or expired unstarted."""
+        self._other(job_id, "finish", (state, ran_for))
 
     def _other(self, job_id: str, kind: str, what: Any) -> None:
         self.unsettled.add(job_id)
@@ -116,13 +117,15 @@ class Settler:
                 if kept:
                     self.processing_list.keep_results(kept)
                 unique = bool(self._unique) and not self._unique.isdisjoint(batch)
-                tracked = [job_id for job_id in batch if job_id in self._tracked] if self._tracked else []
+                tracked = {job_id: self._tracked[job_id] for job_id in batch if job_id in self._tracked} \
+                    if self._tracked else {}
                 self.processing_list.complete(batch, unique, tracked)
                 del self._completed[: len(batch)]
                 self.unsettled.difference_update(batch)
                 if unique:
                     self._unique.difference_update(batch)
-                self._tracked.difference_update(tracked)
+                for job_id in tracked:
+                    del self._tracked[job_id]
                 for job_id in kept:
                     del self._results[job_id]
             while self._failed:
@@ -133,7 +136,7 @@ class Settler:
                     what["failed_at"] = clock.now()
                     buried += self.processing_list.bury(job_id, what["failed_at"], what)
                 else:
-                    self.processing_list.finish(job_id, what)
+                    self.processing_list.finish(job_id, *what)
                 self._failed.pop(0)
                 self.unsettled.discard(job_id)
             if once:
