@@ -41,6 +41,10 @@ _EXPORTS = {
     "TaskRunner": "gjobs.tasks",
     "UnknownTask": "gjobs.tasks",
     "set_default_queue": "gjobs.tasks",
+    "periodic": "gjobs.periodic",
+    "Schedule": "gjobs.periodic",
+    "ScheduleInfo": "gjobs.cron_table",
+    "UnknownSchedule": "gjobs.cron_table",
 }
 
 __all__ = [
@@ -58,10 +62,13 @@ __all__ = [
     "Queue",
     "RedisVersionError",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleInfo",
     "Server",
     "Task",
     "TaskRunner",
     "UnknownJob",
+    "UnknownSchedule",
     "UnknownTask",
     "Unretryable",
     "Worker",
@@ -71,6 +78,7 @@ __all__ = [
     "default_backoff",
     "format_count",
     "parse_time",
+    "periodic",
     "set_default_queue",
     "task",
 ]

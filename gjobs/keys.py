@@ -58,6 +58,12 @@ class Keys:
         "expired",
         "paused",
         "cancel",
+        "cron",
+        "cron_payloads",
+        "cron_leases",
+        "cron_last",
+        "cron_jobs",
+        "cron_paused",
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
@@ -116,6 +122,19 @@ class Keys:
         self.paused = f"{tag}:paused"
         #: pub/sub channel: the id of a job whose cancel was asked, for the worker running it
         self.cancel = f"{tag}:cancel"
+        #: hash: schedule name -> JSON definition (cron or every, tz, overlap, grace, task), as
+        #: the workers that declare it publish it
+        self.cron = f"{tag}:cron"
+        #: hash: schedule name -> the encoded job each of its ticks enqueues
+        self.cron_payloads = f"{tag}:cron:payloads"
+        #: sorted set: schedule name -> until when a running worker declares it (Redis's clock)
+        self.cron_leases = f"{tag}:cron:leases"
+        #: hash: schedule name -> the last tick handled (fired or skipped), epoch seconds
+        self.cron_last = f"{tag}:cron:last"
+        #: hash: schedule name -> the id of the last job it enqueued
+        self.cron_jobs = f"{tag}:cron:jobs"
+        #: set: names of the paused schedules
+        self.cron_paused = f"{tag}:cron:paused"
 
     def pending(self, worker_id: str) -> str:
         """The list of ids one worker has taken and not yet settled."""

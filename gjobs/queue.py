@@ -8,19 +8,20 @@ of the :class:`~gjobs.server.Server`, so producers and workers can never disagre
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import time
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import reserved
 from .coder import DEFAULT, load_for_showing, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
 from .control import Control
+from .cron_table import CronTable
 from .dead_set import DeadJob, DeadSet
 from .delayed_jobs import DelayedJobs, due_in
+from .ids import new_id
 from .job_store import JobStore
 from .keys import Keys
 from .lookup import JobInfo, Lookup
+from .periodic import periodic as _periodic
 from .ready_list import ReadyList
 from .singular import Singular
 from .stats import queue_stats
@@ -57,13 +58,6 @@ class EnqueueError(Exception):
 Due = Union[float, str]
 
 
-def new_id() -> str:
-    """A fresh job id: 32 hex digits, the first 12 the producer's clock in milliseconds (so ids
-    sort by creation, and ``queue.job(id)`` tells when a job was enqueued), the other 20 from the
-    OS's random source."""
-    return f"{int(time.time() * 1000) & 0xFFFFFFFFFFFF:012x}{os.urandom(10).hex()}"
-
-
 class Queue:
     """One queue (``prefix``) on one Redis, as producers and operators see it.
 
@@ -93,6 +87,7 @@ class Queue:
         self.lookup = Lookup(client, self.keys, coder)
         #: The operator's actions: cancel, pause, listings, purge (see :mod:`gjobs.control`).
         self.control = Control(client, self.keys, self._decode)
+        self._schedules: Optional[CronTable] = None
 
     @classmethod
     def from_url(
@@ -259,6 +254,22 @@ class Queue:
         if "queue" in options:
             raise TypeError("queue.task sends jobs to its own queue; use gjobs.task(queue=...) for another")
         return _task(fn, queue=self, **options)
+
+    def periodic(self, cron: Optional[str] = None, **options: Any) -> Any:
+        """Declare a schedule whose jobs go to this queue: ``@queue.periodic("0 3 * * *",
+        tz="Europe/Berlin")``, ``@queue.periodic(every=30)``, or ``queue.periodic(every=60,
+        name="sync", job={...})`` for a plain delegate (see :func:`gjobs.periodic.periodic`)."""
+        if "queue" in options:
+            raise TypeError("queue.periodic sends jobs to its own queue; use gjobs.periodic(queue=...) for another")
+        return _periodic(cron, queue=self, **options)
+
+    @property
+    def schedules(self) -> CronTable:
+        """This queue's schedules as the workers declared them: ``list()``, ``run(name)``,
+        ``pause(name)``, ``resume(name)`` (see :mod:`gjobs.cron_table`)."""
+        if self._schedules is None:
+            self._schedules = CronTable(self.client, self.keys, self.coder)
+        return self._schedules
 
     # -- inspect ------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from .worker_registry import WorkerRegistry
 
 def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> dict:
     """Counts for the whole queue (ready, delayed, in progress, completed, dead, missing,
-    cancelled, expired, paused) and the live workers with their jobs in flight, in two round
+    cancelled, expired, paused, schedules declared) and the live workers with their jobs in flight, in two round
     trips."""
     workers = registry.workers()
     pipe = client.pipeline(transaction=False)
@@ -22,9 +22,10 @@ def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> dict:
     pipe.get(keys.cancelled)
     pipe.get(keys.expired)
     pipe.exists(keys.paused)
+    pipe.zcard(keys.cron_leases)
     for worker in workers:
         pipe.llen(keys.pending(worker["id"]))
-    ready, delayed, completed, dead, missing, cancelled, expired, paused, *pending = pipe.execute()
+    ready, delayed, completed, dead, missing, cancelled, expired, paused, schedules, *pending = pipe.execute()
     for worker, count in zip(workers, pending):
         worker["pending"] = count
     return {
@@ -38,5 +39,6 @@ def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> dict:
         "cancelled": int(cancelled or 0),
         "expired": int(expired or 0),
         "paused": bool(paused),
+        "schedules": schedules,
         "workers": workers,
     }

@@ -20,6 +20,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+import gjobs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: A directory whose ``sitecustomize`` moves ``time.time`` of a worker by $GJOBS_TEST_CLOCK_SHIFT
 #: seconds: a worker whose clock is off.
@@ -216,3 +218,9 @@ class WorkerProcess:
             if worker.get("pid") == self.pid:
                 return worker["id"]
         return None
+
+
+def record_tick(job):
+    """Note the id of the periodic job running (its tick is in it) under ``{queue}:ticks``."""
+    current = gjobs.current_job()
+    _redis().rpush(f"{current.queue}:ticks", current.id)

@@ -31,7 +31,7 @@ import redis
 
 import gjobs
 from gjobs import clock
-from gjobs.cli import jobs, show
+from gjobs.cli import cron, jobs, show
 from gjobs.cli.common import Failure, UsageError, redis_url
 from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
 from gjobs.coder import load_for_showing, parse_time
@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     ping.set_defaults(run=cmd_ping)
 
     jobs.register(commands, _common)
+    cron.register(commands, _common)
     return parser
 
 

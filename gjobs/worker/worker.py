@@ -20,11 +20,12 @@ import gevent
 import gevent.event
 from gevent import monkey
 
-from .. import clock
+from .. import clock, periodic
 from ..access import check_channels
 from ..adapter import adapter_for
 from ..coder import DEFAULT
 from ..connection import check_version, eviction_warning
+from ..periodic import Schedule
 from ..runners import Runners
 from ..slots import Slots
 from .consumer import Consumer
@@ -33,6 +34,7 @@ from .liveness import start_heartbeat
 from .options import DEFAULT_RESOLUTION, Options
 from .promoter import Promoter
 from .runner import drain
+from .scheduler import Scheduler
 
 logger = logging.getLogger("gjobs")
 
@@ -73,6 +75,7 @@ class Worker:
         *,
         weights: Optional[Sequence[float]] = None,
         worker_id: Optional[str] = None,
+        schedules: Optional[Sequence[Schedule]] = None,
         **options: Any,
     ) -> None:
         call = delegate_call(delegate)
@@ -118,6 +121,10 @@ class Worker:
             client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id,
             cancels={c.keys.cancel: c.runner.cancel for c in self.consumers},
         )
+        known = periodic.schedules.all() if schedules is None else list(schedules)
+        #: Fires the periodic jobs this process declared (``schedules``; by default every one in
+        #: :data:`gjobs.periodic.schedules`), or None when there are none.
+        self.scheduler = Scheduler(client, coder, known, queues[0], self.id) if known else None
         self.started_at: Optional[float] = None
         self._started: List[Consumer] = []
         self._heartbeat: Optional[Heartbeat] = None
@@ -204,13 +211,16 @@ class Worker:
                                self.id, type(error).__name__, error)
             raise
         self.promoter.loop.start()
+        if self.scheduler is not None:
+            self.scheduler.loop.start()
         self._heartbeat = start_heartbeat(
             self.adapter, self.client, [(c.liveness, c.keys) for c in self.consumers], self.options.heartbeat_interval
         )
         logger.info(
-            "worker %s started on %s %s (concurrency %d, heartbeat every %.3g s)",
+            "worker %s started on %s %s (concurrency %d, heartbeat every %.3g s%s)",
             self.id, "queue" if len(self.consumers) == 1 else "queues", ", ".join(map(repr, self.queues)),
             self.concurrency, self.options.heartbeat_interval,
+            f", {self.scheduler.count} schedules" if self.scheduler is not None else "",
         )
         return True
 
@@ -246,6 +256,8 @@ class Worker:
         gevent.joinall([gevent.spawn(consumer.stop_fetching) for consumer in started], raise_error=True)
         self._drain(timeout)
         self.promoter.loop.stop()
+        if self.scheduler is not None:
+            self.scheduler.loop.stop()
         handed_back = all([consumer.stop_settling() for consumer in started])
         if self._heartbeat is not None:
             self._heartbeat.stop()

@@ -1,0 +1,16 @@
+-- cron_run: enqueue a schedule's job now, once, outside its ticks (``gjobs cron run NAME``).
+--
+-- KEYS[1]  payloads          ({prefix}:cron:payloads)  name -> the encoded job of each tick
+-- KEYS[2]  last jobs         ({prefix}:cron:jobs)      name -> the id of the last job it enqueued
+-- KEYS[3]  job store hash    ({prefix}:jobs)
+-- KEYS[4]  ready list        ({prefix}:ready)
+-- ARGV[1]  the schedule's name
+-- ARGV[2]  the new job's id
+--
+-- Returns 1 when the job was enqueued, 0 when no running worker declares such a schedule.
+local payload = redis.call('HGET', KEYS[1], ARGV[1])
+if not payload then return 0 end
+redis.call('HSET', KEYS[3], ARGV[2], payload)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('LPUSH', KEYS[4], ARGV[2])
+return 1
