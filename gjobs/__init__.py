@@ -41,8 +41,8 @@ _EXPORTS = {
     "TaskRunner": "gjobs.tasks",
     "UnknownTask": "gjobs.tasks",
     "set_default_queue": "gjobs.tasks",
-    "periodic": "gjobs.periodic",
-    "Schedule": "gjobs.periodic",
+    "periodic": "gjobs.schedule",
+    "Schedule": "gjobs.schedule",
     "ScheduleInfo": "gjobs.cron_table",
     "UnknownSchedule": "gjobs.cron_table",
 }

@@ -18,7 +18,7 @@ from . import scripts
 from .ids import new_id
 from .keys import Keys, text
 from .lookup import Lookup
-from .periodic import Schedule
+from .schedule import Schedule
 
 #: Ticks fired per script call at most.
 FIRE_BATCH = 100

@@ -21,8 +21,8 @@ from .ids import new_id
 from .job_store import JobStore
 from .keys import Keys
 from .lookup import JobInfo, Lookup
-from .periodic import periodic as _periodic
 from .ready_list import ReadyList
+from .schedule import periodic as _periodic
 from .singular import Singular
 from .stats import queue_stats
 from .tasks import task as _task
@@ -258,7 +258,7 @@ class Queue:
     def periodic(self, cron: Optional[str] = None, **options: Any) -> Any:
         """Declare a schedule whose jobs go to this queue: ``@queue.periodic("0 3 * * *",
         tz="Europe/Berlin")``, ``@queue.periodic(every=30)``, or ``queue.periodic(every=60,
-        name="sync", job={...})`` for a plain delegate (see :func:`gjobs.periodic.periodic`)."""
+        name="sync", job={...})`` for a plain delegate (see :func:`gjobs.schedule.periodic`)."""
         if "queue" in options:
             raise TypeError("queue.periodic sends jobs to its own queue; use gjobs.periodic(queue=...) for another")
         return _periodic(cron, queue=self, **options)

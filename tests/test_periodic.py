@@ -17,8 +17,8 @@ import pytest
 import gjobs
 from gjobs.cron_table import CronTable, UnknownSchedule
 from gjobs.ids import tick_id, tick_of
-from gjobs.periodic import Schedule, ScheduleRegistry, periodic, schedules
 from gjobs.queue import Queue
+from gjobs.schedule import Schedule, ScheduleRegistry, periodic, schedules
 from gjobs.tasks import Task
 
 from .helpers import wait_for

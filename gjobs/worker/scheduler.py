@@ -29,8 +29,8 @@ from .. import clock
 from ..cron_table import FIRE_BATCH, CronTable
 from ..ids import tick_id
 from ..keys import Keys
-from ..periodic import Schedule
 from ..queue import Queue
+from ..schedule import Schedule
 from .loop import Loop
 
 logger = logging.getLogger("gjobs")

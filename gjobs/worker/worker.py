@@ -20,13 +20,14 @@ import gevent
 import gevent.event
 from gevent import monkey
 
-from .. import clock, periodic
+from .. import clock
 from ..access import check_channels
 from ..adapter import adapter_for
 from ..coder import DEFAULT
 from ..connection import check_version, eviction_warning
-from ..periodic import Schedule
 from ..runners import Runners
+from ..schedule import Schedule
+from ..schedule import schedules as declared
 from ..slots import Slots
 from .consumer import Consumer
 from .heartbeat import Heartbeat
@@ -121,9 +122,9 @@ class Worker:
             client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id,
             cancels={c.keys.cancel: c.runner.cancel for c in self.consumers},
         )
-        known = periodic.schedules.all() if schedules is None else list(schedules)
+        known = declared.all() if schedules is None else list(schedules)
         #: Fires the periodic jobs this process declared (``schedules``; by default every one in
-        #: :data:`gjobs.periodic.schedules`), or None when there are none.
+        #: :data:`gjobs.schedule.schedules`), or None when there are none.
         self.scheduler = Scheduler(client, coder, known, queues[0], self.id) if known else None
         self.started_at: Optional[float] = None
         self._started: List[Consumer] = []

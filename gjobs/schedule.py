@@ -1,4 +1,4 @@
-"""Periodic jobs: schedules declared in code, fired exactly once per tick by whichever worker.
+"""Schedules: periodic jobs declared in code, fired exactly once per tick by whichever worker.
 
 ``@queue.periodic("0 3 * * *", tz="Europe/Berlin")`` or ``@gjobs.periodic(every=30)`` makes a
 function a task and gives it a :class:`Schedule`; ``queue.periodic(every=60, name="sync",
