@@ -121,8 +121,8 @@ class CronTable:
         return int(self.client.zcard(self.keys.cron_leases))
 
     def list(self, now: Optional[float] = None) -> List[ScheduleInfo]:
-        """Every declared schedule, by name; ``next_at`` is computed from ``now`` (Redis's time
-        by default)."""
+        """Every schedule a running worker declares, by name; ``next_at`` is computed from ``now``
+        (Redis's time by default)."""
         keys = self.keys
         pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(keys.cron)
@@ -142,6 +142,8 @@ class CronTable:
         found = []
         for raw_name, raw in sorted(definitions.items()):
             name = text(raw_name)
+            if until.get(name, now) < now:
+                continue  # no running worker declares it any more: the next declaration forgets it
             definition = json.loads(raw)
             try:
                 next_at: Optional[float] = Schedule.from_definition(name, definition).next_after(now)

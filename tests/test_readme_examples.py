@@ -71,3 +71,35 @@ def test_following_a_job_runs_as_written(redis_process, tmp_path):
         worker.terminate()
         worker.wait(20)
         log.close()
+
+
+@pytest.mark.slow
+def test_periodic_jobs_run_as_written(redis_process, tmp_path):
+    text = section("Periodic jobs")
+    [module] = python_blocks(text)
+    assert module.splitlines()[0] == "# nightly.py"
+    command = re.search(r"``gjobs-worker ([^`]+)``", text).group(1).split()
+    (tmp_path / "nightly.py").write_text(module.replace(README_URL, redis_process.url))
+    env = clean_environment(redis_process.url)
+    log = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([*worker_command(), *command], cwd=tmp_path, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+
+    def gjobs(line):
+        ran = subprocess.run(line.split(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert ran.returncode == 0, ran.stderr
+        return ran.stdout
+
+    try:
+        wait_for(lambda: "3 schedules" in (tmp_path / "worker.log").read_text(), timeout=20,
+                 message="the worker started with its schedules")
+        commands = [line.split("#")[0].strip() for line in text.splitlines() if line.startswith("    gjobs cron")]
+        listing = gjobs(commands[0])
+        assert [row.split()[0] for row in listing.splitlines()[1:]] == ["nightly:report", "poll", "sync"]
+        wait_for(lambda: "succeeded" in gjobs(commands[0]).splitlines()[2], timeout=10, message="poll to run")
+        assert gjobs(commands[1]).startswith("enqueued ")
+        assert gjobs(commands[2]) == "paused schedule poll\n"
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        log.close()
