@@ -87,7 +87,8 @@ class Queue:
         self.lookup = Lookup(client, self.keys, coder)
         #: The operator's actions: cancel, pause, listings, purge (see :mod:`gjobs.control`).
         self.control = Control(client, self.keys, self._decode)
-        self._schedules: Optional[CronTable] = None
+        #: The schedules running workers declare: ``list()``, ``run``, ``pause``, ``resume``.
+        self.schedules = CronTable(client, self.keys, coder)
 
     @classmethod
     def from_url(
@@ -96,10 +97,7 @@ class Queue:
     ) -> "Queue":
         """A queue on the Redis, Cluster or Sentinel service at ``url`` (see
         :func:`gjobs.connection.connect`; ``options`` go to it)."""
-        queue = cls(
-            connect(url, **options), prefix=prefix, coder=coder,
-            wait_replicas=wait_replicas, wait_timeout=wait_timeout,
-        )
+        queue = cls(connect(url, **options), prefix, coder, wait_replicas=wait_replicas, wait_timeout=wait_timeout)
         queue._owns_client = True
         return queue
 
@@ -114,8 +112,7 @@ class Queue:
         return self.keys.prefix
 
     def close(self) -> None:
-        """Close the client if this queue made it (:meth:`from_url`); a client given to the
-        queue stays open, as it belongs to the caller."""
+        """Close the client if this queue made it (:meth:`from_url`); a given one is the caller's."""
         if self._owns_client:
             self.client.close()
 
@@ -256,20 +253,11 @@ class Queue:
         return _task(fn, queue=self, **options)
 
     def periodic(self, cron: Optional[str] = None, **options: Any) -> Any:
-        """Declare a schedule whose jobs go to this queue: ``@queue.periodic("0 3 * * *",
-        tz="Europe/Berlin")``, ``@queue.periodic(every=30)``, or ``queue.periodic(every=60,
-        name="sync", job={...})`` for a plain delegate (see :func:`gjobs.schedule.periodic`)."""
+        """A schedule whose jobs go to this queue: ``@queue.periodic("0 3 * * *")``, ``@queue.periodic
+        (every=30)``, ``queue.periodic(every=60, name=..., job={...})`` (:func:`gjobs.schedule.periodic`)."""
         if "queue" in options:
             raise TypeError("queue.periodic sends jobs to its own queue; use gjobs.periodic(queue=...) for another")
         return _periodic(cron, queue=self, **options)
-
-    @property
-    def schedules(self) -> CronTable:
-        """This queue's schedules as the workers declared them: ``list()``, ``run(name)``,
-        ``pause(name)``, ``resume(name)`` (see :mod:`gjobs.cron_table`)."""
-        if self._schedules is None:
-            self._schedules = CronTable(self.client, self.keys, self.coder)
-        return self._schedules
 
     # -- inspect ------------------------------------------------------------------------------
 

@@ -66,18 +66,9 @@ class Worker:
     """
 
     def __init__(
-        self,
-        delegate: Any,
-        client: Any,
-        queues: Sequence[str],
-        coder: Any = DEFAULT,
-        resolution: float = DEFAULT_RESOLUTION,
-        parent: Any = None,
-        *,
-        weights: Optional[Sequence[float]] = None,
-        worker_id: Optional[str] = None,
-        schedules: Optional[Sequence[Schedule]] = None,
-        **options: Any,
+        self, delegate: Any, client: Any, queues: Sequence[str], coder: Any = DEFAULT,
+        resolution: float = DEFAULT_RESOLUTION, parent: Any = None, *, weights: Optional[Sequence[float]] = None,
+        worker_id: Optional[str] = None, schedules: Optional[Sequence[Schedule]] = None, **options: Any,
     ) -> None:
         call = delegate_call(delegate)
         queues = list(queues)
@@ -123,9 +114,9 @@ class Worker:
             cancels={c.keys.cancel: c.runner.cancel for c in self.consumers},
         )
         known = declared.all() if schedules is None else list(schedules)
-        #: Fires the periodic jobs this process declared (``schedules``; by default every one in
-        #: :data:`gjobs.schedule.schedules`), or None when there are none.
+        #: Fires ``schedules`` (by default all of :data:`gjobs.schedule.schedules`); None without any.
         self.scheduler = Scheduler(client, coder, known, queues[0], self.id) if known else None
+        self._timed = [self.promoter.loop] + ([self.scheduler.loop] if self.scheduler is not None else [])
         self.started_at: Optional[float] = None
         self._started: List[Consumer] = []
         self._heartbeat: Optional[Heartbeat] = None
@@ -211,9 +202,8 @@ class Worker:
                 logger.warning("worker %s: could not stop the queues already started (%s: %s)",
                                self.id, type(error).__name__, error)
             raise
-        self.promoter.loop.start()
-        if self.scheduler is not None:
-            self.scheduler.loop.start()
+        for loop in self._timed:
+            loop.start()
         self._heartbeat = start_heartbeat(
             self.adapter, self.client, [(c.liveness, c.keys) for c in self.consumers], self.options.heartbeat_interval
         )
@@ -256,9 +246,8 @@ class Worker:
         started, self._started = self._started, []
         gevent.joinall([gevent.spawn(consumer.stop_fetching) for consumer in started], raise_error=True)
         self._drain(timeout)
-        self.promoter.loop.stop()
-        if self.scheduler is not None:
-            self.scheduler.loop.stop()
+        for loop in self._timed:
+            loop.stop()
         handed_back = all([consumer.stop_settling() for consumer in started])
         if self._heartbeat is not None:
             self._heartbeat.stop()
