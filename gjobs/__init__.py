@@ -42,6 +42,9 @@ _EXPORTS = {
     "UnknownTask": "gjobs.tasks",
     "set_default_queue": "gjobs.tasks",
     "periodic": "gjobs.schedule",
+    "Middleware": "gjobs.middleware",
+    "JobContext": "gjobs.middleware",
+    "use": "gjobs.middleware",
     "Schedule": "gjobs.schedule",
     "ScheduleInfo": "gjobs.cron_table",
     "UnknownSchedule": "gjobs.cron_table",
@@ -55,8 +58,10 @@ __all__ = [
     "JSONCoder",
     "JobCancelled",
     "JobFailed",
+    "JobContext",
     "JobInfo",
     "JobTimeout",
+    "Middleware",
     "MultiServer",
     "NotReplicatedError",
     "Queue",
@@ -81,6 +86,7 @@ __all__ = [
     "periodic",
     "set_default_queue",
     "task",
+    "use",
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
+from . import middleware as _middleware
 from . import reserved
 from .coder import DEFAULT, load_for_showing, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
@@ -103,9 +104,8 @@ class Queue:
 
     def sibling(self, prefix: str) -> "Queue":
         """The queue ``prefix`` on the same Redis, with the same coder and replica waits."""
-        return type(self)(
-            self.client, prefix, self.coder, wait_replicas=self.wait_replicas, wait_timeout=self.wait_timeout
-        )
+        waits = {"wait_replicas": self.wait_replicas, "wait_timeout": self.wait_timeout}
+        return type(self)(self.client, prefix, self.coder, **waits)
 
     @property
     def prefix(self) -> str:
@@ -142,6 +142,7 @@ class Queue:
         :func:`~gjobs.delayed_jobs.due_in`), else the job's own ``scheduled_at``. The reserved
         keys are checked (see :mod:`gjobs.reserved`).
         """
+        job = _middleware.before_enqueue(job, self.prefix) if _middleware.installed else job
         payload = self.encode(job)
         reserved.check(job)
         due = when if isinstance(when, str) else parse_time(job.get("scheduled_at") if when is None else when)

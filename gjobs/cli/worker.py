@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-on-connect-failure", action="store_true",
                         help="exit with status 1 at once when Redis cannot be reached at start, instead "
                         f"of trying again every {CONNECT_RETRY_FIRST:g}-{CONNECT_RETRY_MAX:g} s until it can")
+    parser.add_argument("--log-jobs", action="store_true",
+                        help="log one line per job that succeeded (failures are always logged)")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], type=str.upper)
     parser.add_argument("--version", action="version", version=f"gjobs {gjobs.__version__}")
@@ -124,6 +126,7 @@ def server_options(args: argparse.Namespace) -> dict:
         max_attempts=args.max_attempts,
         timeout=args.timeout,
         shutdown_timeout=args.shutdown_timeout,
+        log_jobs=args.log_jobs,
     )
 
 

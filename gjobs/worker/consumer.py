@@ -55,6 +55,7 @@ class Consumer:
             call, coder, parent, slots, self.settler, policy, options.timeout, worker_id, ended,
             self.keys, client, policy_for,
         )
+        self.runner.log_jobs = options.log_jobs
         self.fetcher = Fetcher(
             self.processing_list, self.runner, slots, rank, options.fetch_batch, options.block_timeout,
             options.heartbeat_interval, self.known, worker_id,

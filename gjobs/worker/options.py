@@ -46,6 +46,9 @@ class Options:
     dead_max_age: Optional[float] = DEFAULT_MAX_AGE
     keep_finished: int = DEFAULT_KEEP_FINISHED
     keep_finished_age: float = DEFAULT_KEEP_FINISHED_AGE
+    #: One INFO line per job that succeeded (``job app.mail:send[ID] succeeded in 12 ms``);
+    #: failures are always logged.
+    log_jobs: bool = False
 
     def __post_init__(self) -> None:
         positive("resolution", self.resolution)
@@ -61,6 +64,8 @@ class Options:
         optional_positive("dead_max_age", self.dead_max_age)
         non_negative("keep_finished", self.keep_finished, integer=True)
         positive("keep_finished_age", self.keep_finished_age)
+        if not isinstance(self.log_jobs, bool):
+            raise ValueError(f"log_jobs must be True or False, not {self.log_jobs!r}")
         RetryPolicy(self.max_attempts, self.backoff)  # checks both
 
     @property

@@ -30,6 +30,7 @@ from ..coder import parse_time
 from ..current import running as _running
 from ..dead_set import error_record
 from ..keys import Keys
+from ..middleware import Chain, JobContext
 from ..processing_list import Fetched
 from ..retries import RetryPolicy, Unretryable, job_max_attempts
 from ..slots import Slots
@@ -74,6 +75,10 @@ class JobRunner:
         self.timeout = timeout
         self.worker_id = worker_id
         self.ended = ended
+        #: The middleware around each run (set by the worker when it starts), None for none.
+        self.chain: Optional[Chain] = None
+        #: Log one line per job that succeeded.
+        self.log_jobs = False
         #: Jobs running (or handed to a greenlet and about to run), by id.
         self.in_flight: Dict[str, gevent.Greenlet] = {}
         # The cancels asked for jobs handed over but not yet begun.
@@ -137,17 +142,25 @@ class JobRunner:
                 logger.info("job %s expired before it started (at %s); it is dropped", job_id, expires)
                 self.settler.finish(job_id, "expired", 0.0)
                 return
+            chain, context = self.chain, None
             try:
                 limit = job.get("timeout", self.timeout) if special else self.timeout
-                outcome = self._call_within_limit(job_id, job, limit) if limit else self._call(job)
+                if chain is None:
+                    outcome = self._call_within_limit(job_id, job, limit) if limit else self._call(job)
+                else:
+                    context = JobContext(job_id, self.keys.prefix, attempts, job, now)
+                    outcome = chain.run(context, lambda: self._call_within_limit(job_id, job, limit) if limit
+                                        else self._call(job))
             except JobCancelled:
                 self._cancelled(job_id, clock.monotonic() - begun)
                 return
             except _SHUTDOWN:
                 raise  # the worker's stop: the job stays pending and the stop puts it back
             except BaseException as error:  # SystemExit, KeyboardInterrupt and gevent.Timeout included
-                self._failed(fetched, error, job, not isinstance(error, Unretryable))
+                self._failed(fetched, error, job, not isinstance(error, Unretryable), context)
                 return
+            if self.log_jobs:
+                logger.info("job %s succeeded in %s", _label(job_id, job), _duration(clock.monotonic() - begun))
             if not special:
                 self.settler.succeeded(job_id)
                 return
@@ -183,7 +196,10 @@ class JobRunner:
         logger.info("job %s was cancelled while it ran; it is not retried", job_id)
         self.settler.finish(job_id, "cancelled", ran_for)
 
-    def _failed(self, fetched: Fetched, error: BaseException, job: Any, retryable: bool = True) -> None:
+    def _failed(
+        self, fetched: Fetched, error: BaseException, job: Any, retryable: bool = True,
+        context: Optional[JobContext] = None,
+    ) -> None:
         job_id, _, attempts = fetched
         own = self._policy_for(job) if self._policy_for is not None and isinstance(job, dict) else None
         retry_on = getattr(own, "retry_on", None)
@@ -191,22 +207,43 @@ class JobRunner:
             retryable = False  # the task retries only the errors it names
         max_attempts = job_max_attempts(job)
         decision = self.policy.decide(attempts, retryable, max_attempts, getattr(own, "backoff", None))
+        # The traceback once per job, with its first failure: a job failing on every attempt
+        # logs one line per attempt after that (the dead record keeps the last traceback).
+        label, trace = _label(job_id, job), error if attempts <= 1 else None
         if decision.retry:
             logger.error(
-                "job %s failed (attempt %d of %s); retrying in %.1f s",
-                job_id, attempts, max_attempts or self.policy.max_attempts or "unlimited", decision.delay,
-                exc_info=error,
+                "job %s failed (attempt %d of %s): %s; retrying in %.1f s", label, attempts,
+                max_attempts or self.policy.max_attempts or "unlimited", _said(error), decision.delay, exc_info=trace,
             )
             self.settler.retry(job_id, decision.delay)
         else:
-            logger.error("job %s failed (attempt %d); it goes to the dead set", job_id, attempts, exc_info=error)
+            logger.error("job %s failed (attempt %d): %s; it goes to the dead set", label, attempts, _said(error),
+                         exc_info=trace)
             self.settler.bury(job_id, error_record(error, self.worker_id))
+        if self.chain is not None:
+            context = context or JobContext(job_id, self.keys.prefix, attempts, job, None)
+            self.chain.failed(context, error, decision.delay if decision.retry else None)
 
     def kill_all(self) -> int:
         """Kill every job still running (at the end of a stop); returns how many there were."""
         running = list(self.in_flight.values())
         gevent.killall(running, block=True)
         return len(running)
+
+
+def _label(job_id: str, job: Any) -> str:
+    """``task[id]`` for a task's job, else the id: how log lines name a job."""
+    task = job.get("task") if isinstance(job, dict) else None
+    return f"{task}[{job_id}]" if isinstance(task, str) else job_id
+
+
+def _said(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
 def drain(runners: Sequence[JobRunner], ended: gevent.event.Event, hurry: gevent.event.Event, timeout: float) -> int:

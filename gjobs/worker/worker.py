@@ -25,6 +25,7 @@ from ..access import check_channels
 from ..adapter import adapter_for
 from ..coder import DEFAULT
 from ..connection import check_version, eviction_warning
+from ..middleware import Chain, Middleware, installed
 from ..runners import Runners
 from ..schedule import Schedule
 from ..schedule import schedules as declared
@@ -68,7 +69,8 @@ class Worker:
     def __init__(
         self, delegate: Any, client: Any, queues: Sequence[str], coder: Any = DEFAULT,
         resolution: float = DEFAULT_RESOLUTION, parent: Any = None, *, weights: Optional[Sequence[float]] = None,
-        worker_id: Optional[str] = None, schedules: Optional[Sequence[Schedule]] = None, **options: Any,
+        worker_id: Optional[str] = None, schedules: Optional[Sequence[Schedule]] = None,
+        middleware: Optional[Sequence[Middleware]] = None, **options: Any,
     ) -> None:
         call = delegate_call(delegate)
         queues = list(queues)
@@ -113,9 +115,9 @@ class Worker:
             client, [c.queue.delayed_jobs for c in self.consumers], opts.resolution, self.id,
             cancels={c.keys.cancel: c.runner.cancel for c in self.consumers},
         )
-        known = declared.all() if schedules is None else list(schedules)
-        #: Fires ``schedules`` (by default all of :data:`gjobs.schedule.schedules`); None without any.
+        known = declared.all() if schedules is None else list(schedules)  # fired by the scheduler
         self.scheduler = Scheduler(client, coder, known, queues[0], self.id) if known else None
+        self.middleware = middleware  # around each job; None: those installed when it starts
         self._timed = [self.promoter.loop] + ([self.scheduler.loop] if self.scheduler is not None else [])
         self.started_at: Optional[float] = None
         self._started: List[Consumer] = []
@@ -161,12 +163,8 @@ class Worker:
     def info(self) -> dict:
         """What this worker publishes about itself with every heartbeat (each queue adds its
         jobs in flight)."""
-        return {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": self.started_at,
-            "concurrency": self.concurrency,
-        }
+        return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": self.started_at,
+                "concurrency": self.concurrency}
 
     # -- start and stop --------------------------------------------------------------------------
 
@@ -190,6 +188,9 @@ class Worker:
         check_channels(self.client, [c.keys.wakeup for c in self.consumers], self.options.block_timeout)
         self._hurry.clear()
         self._stopped.clear()
+        chain = Chain(installed if self.middleware is None else self.middleware)
+        for consumer in self.consumers:
+            consumer.runner.chain = chain if chain.middleware else None
         self.started_at = clock.now()
         try:
             for consumer in self.consumers:
