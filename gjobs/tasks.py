@@ -90,6 +90,8 @@ class QueueLike(Protocol):
 
 
 _default_queue: Optional[QueueLike] = None
+#: When set (by :func:`gjobs.testing.eager`), enqueueing a task runs it inline through this.
+eager_runner: Optional[Callable[["Task", tuple, dict], Any]] = None
 _derived: Dict[tuple, QueueLike] = {}
 
 
@@ -220,16 +222,22 @@ class Task:
     def delay(self, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run of this task now; returns the job id (a :class:`~gjobs.lookup.JobHandle`:
         a ``str`` with ``info()``, ``result()`` and ``cancel()``)."""
+        if eager_runner is not None:
+            return eager_runner(self, args, kwargs)
         target = self.target()
         return JobHandle(target.enqueue(self.job(args, kwargs)), target)
 
     def enqueue_at(self, when: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
+        if eager_runner is not None:
+            return eager_runner(self, args, kwargs)
         target = self.target()
         return JobHandle(target.enqueue_at(self.job(args, kwargs), when), target)
 
     def enqueue_in(self, delay: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run after ``delay`` (seconds or a ``timedelta``)."""
+        if eager_runner is not None:
+            return eager_runner(self, args, kwargs)
         target = self.target()
         return JobHandle(target.enqueue_in(self.job(args, kwargs), delay), target)
 
