@@ -1,0 +1,101 @@
+"""Flask: ``GJobs(app)`` (or ``GJobs().init_app(app)``), jobs run in an app context, and
+``flask gjobs worker``.
+
+The extension reads ``app.config``: ``GJOBS_URL`` (else ``REDIS_URL``, else the local
+default), ``GJOBS_PREFIX`` (``"gjobs"``) and ``GJOBS_WORKER`` (a dict of worker options for
+:meth:`GJobs.worker`). It makes :attr:`GJobs.queue` the default queue, so ``@gjobs.task``
+tasks enqueue there, and every job a worker started through it runs inside
+``app.app_context()`` (``current_app``, extensions, the database session of Flask-SQLAlchemy).
+
+``flask gjobs worker [gjobs-worker flags]`` runs a worker over the app's registered tasks (the
+modules the app imports; ``--import`` adds others) on the app's Redis and queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ContextManager, List, Optional, Sequence
+
+import click
+from flask import Flask
+
+from ..connection import DEFAULT_URL
+from ..middleware import JobContext, Middleware, use
+from ..queue import Queue
+from ..tasks import TaskRunner, set_default_queue
+
+
+class AppContext(Middleware):
+    """Runs each job inside ``app.app_context()``."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def around(self, job: JobContext) -> ContextManager[Any]:
+        return self.app.app_context()
+
+
+class GJobs:
+    """The gjobs extension of a Flask app."""
+
+    def __init__(self, app: Optional[Flask] = None) -> None:
+        self.app: Optional[Flask] = None
+        self.queue: Optional[Queue] = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        config = app.config
+        url = config.get("GJOBS_URL") or config.get("REDIS_URL") or DEFAULT_URL
+        self.app = app
+        self.queue = Queue.from_url(url, config.get("GJOBS_PREFIX", "gjobs"))
+        self.url = url
+        set_default_queue(self.queue)
+        app.extensions["gjobs"] = self
+        app.cli.add_command(_commands(self))
+
+    def worker(self, **options: Any) -> Any:
+        """A :class:`~gjobs.Worker` of the app's tasks on its queue, each job in an app context;
+        ``options`` override ``GJOBS_WORKER``."""
+        from ..worker.worker import Worker  # the web side of an app never needs the worker's modules
+
+        app, queue = self._ready()
+        chosen = {**app.config.get("GJOBS_WORKER", {}), **options}
+        middleware = [AppContext(app), *chosen.pop("middleware", [])]
+        return Worker(TaskRunner(), queue.client, [queue.prefix], queue.coder, middleware=middleware, **chosen)
+
+    def _ready(self) -> "tuple[Flask, Queue]":
+        if self.app is None or self.queue is None:
+            raise RuntimeError("GJobs is not bound to an app: call GJobs(app) or init_app(app) first")
+        return self.app, self.queue
+
+
+def worker_argv(extension: GJobs, args: Sequence[str]) -> List[str]:
+    """The ``gjobs-worker`` command line for ``flask gjobs worker ARGS``: the task runner, and the
+    app's Redis and queue unless ARGS name their own."""
+    _, queue = extension._ready()
+    argv = ["gjobs:TaskRunner"]
+    if not any(arg.startswith("--redis-url") for arg in args):
+        argv += ["--redis-url", extension.url]
+    if not any(arg.startswith(("--prefix", "--queue")) for arg in args):
+        argv += ["--prefix", queue.prefix]
+    return argv + list(args)
+
+
+def _commands(extension: GJobs) -> click.Group:
+    group = click.Group("gjobs", help="gjobs: run a worker for this app's tasks.")
+
+    @group.command("worker", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   add_help_option=False)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def worker(args: Sequence[str]) -> None:
+        """Run a gjobs worker on this app's queue (takes gjobs-worker's flags; --help lists them)."""
+        from gevent import monkey
+
+        monkey.patch_all()  # as gjobs-worker does first; the app's modules are imported by now
+        from ..cli.worker import main as worker_main
+
+        app, _ = extension._ready()
+        use(AppContext(app))
+        raise SystemExit(worker_main(worker_argv(extension, args)))
+
+    return group
