@@ -227,6 +227,15 @@ class Task:
         target = self.target()
         return JobHandle(target.enqueue(self.job(args, kwargs)), target)
 
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """Enqueue a run when the current Django transaction commits (at once outside one), never
+        if it rolls back, so the job cannot run before the rows it reads exist. The arguments
+        are checked now. Needs Django (``gjobs.contrib.django``)."""
+        from django.db import transaction
+
+        self.job(args, kwargs)  # bad arguments fail here, in the request, not at the commit
+        transaction.on_commit(lambda: self.delay(*args, **kwargs))
+
     def enqueue_at(self, when: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run at ``when`` (a datetime, an epoch number or an ISO-8601 string)."""
         if eager_runner is not None:
