@@ -40,6 +40,10 @@ class Network:
         """The client the heartbeat thread uses: a clone, with connections of its own."""
         return clone(client)
 
+    def listen(self, pubsub: Any, timeout: float) -> Any:
+        """The next message of ``pubsub``, waiting up to ``timeout`` seconds; None when none came."""
+        return pubsub.get_message(timeout=timeout)
+
 
 class InProcess(Network):
     """An in-process server (fakeredis), for tests and the demo."""
@@ -59,6 +63,16 @@ class InProcess(Network):
 
     def heartbeat_client(self, client: Any) -> Any:
         return client
+
+    def listen(self, pubsub: Any, timeout: float) -> Any:
+        # fakeredis waits on a threading.Event, which blocks every greenlet when gevent has not
+        # patched threading (an application's own test suite): look, then sleep the gevent way.
+        deadline = time.monotonic() + timeout
+        while True:
+            message = pubsub.get_message(timeout=0)
+            if message is not None or time.monotonic() >= deadline:
+                return message
+            gevent.sleep(POLL_INTERVAL)
 
 
 def adapter_for(client: Any) -> Network:

@@ -27,7 +27,7 @@ class Buffer:
             return None
 
     def empty(self) -> bool:
-        return self._jobs.empty()
+        return bool(self._jobs.empty())
 
     def drain(self) -> List[Any]:
         """Every job kept so far, without waiting."""
@@ -37,4 +37,4 @@ class Buffer:
         return jobs
 
     def __len__(self) -> int:
-        return self._jobs.qsize()
+        return int(self._jobs.qsize())

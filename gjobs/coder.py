@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, cast
 
 
 class Coder(Protocol):
@@ -35,7 +35,7 @@ class JSONCoder:
         self._decode = decoder.decode
         # The C scanner that decode() runs after two regex matches for surrounding whitespace:
         # called directly, it decodes a worker's payloads in half the time.
-        self._scan = decoder.scan_once
+        self._scan = cast(Any, decoder).scan_once
 
     def dump(self, job: Any) -> bytes:
         return self._encoder.encode(job).encode("utf-8")

@@ -16,7 +16,7 @@ Query options (``?socket_timeout=5``) go to the client as with redis-py URLs; fo
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, cast
 from urllib.parse import parse_qsl, unquote
 
 import redis
@@ -92,7 +92,7 @@ def parse_multi_host(url: str, default_port: int) -> MultiHostURL:
         raise ValueError(f"no host in {redact(url)!r}")
     query: Dict[str, Any] = {}
     for name, value in parse_qsl(query_text):
-        parser = URL_QUERY_ARGUMENT_PARSERS.get(name)
+        parser = cast(Optional[Callable[[str], Any]], URL_QUERY_ARGUMENT_PARSERS.get(name))
         try:
             query[name] = parser(value) if parser else value
         except (TypeError, ValueError):
@@ -140,7 +140,7 @@ def _connect_cluster(parsed: MultiHostURL, options: Dict[str, Any]) -> RedisClus
     options = _credentials(parsed, options)
     if options.pop("db", 0) not in (0, None):
         raise ValueError("a Redis Cluster has only database 0")
-    nodes = [ClusterNode(host, port) for host, port in parsed.hosts]
+    nodes = [cast(Any, ClusterNode)(host, port) for host, port in parsed.hosts]
     return RedisCluster(startup_nodes=nodes, **options)
 
 
@@ -152,13 +152,13 @@ def _connect_sentinel(parsed: MultiHostURL, options: Dict[str, Any]) -> Any:
         if not parsed.path[1].isdigit():
             raise ValueError(f"database must be a number, not {parsed.path[1]!r}")
         options["db"] = int(parsed.path[1])
-    sentinel_kwargs = {
+    sentinel_kwargs: Dict[str, Any] = {
         key: options[key] for key in ("socket_timeout", "socket_connect_timeout", "ssl") if key in options
     }
     for key in ("sentinel_username", "sentinel_password"):
         if key in options:
             sentinel_kwargs[key[len("sentinel_"):]] = options.pop(key)
-    manager = Sentinel(parsed.hosts, sentinel_kwargs=sentinel_kwargs)
+    manager = cast(Any, Sentinel)(parsed.hosts, sentinel_kwargs=sentinel_kwargs)
     return manager.master_for(parsed.path[0], **options)
 
 
@@ -180,7 +180,7 @@ def is_cluster(client: Any) -> bool:
 def socket_timeout(client: Any) -> Optional[float]:
     """The client's ``socket_timeout`` in seconds, or None when it has none or does not say."""
     if is_cluster(client):
-        return client.nodes_manager.connection_kwargs.get("socket_timeout")
+        return cast(Optional[float], client.nodes_manager.connection_kwargs.get("socket_timeout"))
     pool = getattr(client, "connection_pool", None)
     return pool.connection_kwargs.get("socket_timeout") if pool is not None else None
 
@@ -197,7 +197,7 @@ def node_client(client: Any, key: str) -> Any:
     return client.get_redis_connection(client.get_node_from_key(key))
 
 
-def server_version(client: Any) -> tuple:
+def server_version(client: Any) -> Tuple[int, ...]:
     """The server's version as a tuple of ints, or ``()`` when it does not say (no INFO)."""
     try:
         info = client.info("server")
@@ -210,7 +210,7 @@ def server_version(client: Any) -> tuple:
     return _version(info)
 
 
-def _version(info: dict) -> tuple:
+def _version(info: Dict[str, Any]) -> Tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", str(info.get("redis_version", "")))[:3])
 
 
@@ -299,7 +299,7 @@ def _clone_cluster(client: RedisCluster) -> RedisCluster:
     if client.read_from_replicas:  # deprecated in redis-py: passed only when it was set
         kwargs["read_from_replicas"] = True
     copy = type(client)(
-        startup_nodes=[ClusterNode(node.host, node.port) for node in client.get_nodes()],
+        startup_nodes=[cast(Any, ClusterNode)(node.host, node.port) for node in cast(Any, client).get_nodes()],
         require_full_coverage=manager._require_full_coverage,
         reinitialize_steps=client.reinitialize_steps,
         load_balancing_strategy=client.load_balancing_strategy,
@@ -308,7 +308,7 @@ def _clone_cluster(client: RedisCluster) -> RedisCluster:
         **kwargs,
     )
     # Building it asked the cluster for its topology from this thread: drop those connections.
-    copy.disconnect_connection_pools()
+    cast(Any, copy).disconnect_connection_pools()
     return copy
 
 
@@ -318,7 +318,7 @@ def _clone_sentinel(client: Any, pool: SentinelConnectionPool) -> Any:
         (node.connection_pool.connection_kwargs["host"], node.connection_pool.connection_kwargs["port"])
         for node in manager.sentinels
     ]
-    copy = Sentinel(
+    copy = cast(Any, Sentinel)(
         sentinels,
         min_other_sentinels=manager.min_other_sentinels,
         sentinel_kwargs=manager.sentinel_kwargs,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import Any, Iterable, Iterator, List, NamedTuple, Optional
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import clock, scripts
 from .keys import Keys, text
@@ -28,7 +28,7 @@ BATCH = 500
 TRACEBACK_LIMIT = 4000
 
 
-def error_record(error: BaseException, worker_id: str, limit: int = TRACEBACK_LIMIT) -> dict:
+def error_record(error: BaseException, worker_id: str, limit: int = TRACEBACK_LIMIT) -> Dict[str, Any]:
     """What the dead set keeps of an error: type, message, the end of the traceback, and where."""
     trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return {
@@ -39,7 +39,7 @@ def error_record(error: BaseException, worker_id: str, limit: int = TRACEBACK_LI
     }
 
 
-def worker_lost_record(worker_id: str, max_attempts: Optional[int], now: float) -> dict:
+def worker_lost_record(worker_id: str, max_attempts: Optional[int], now: float) -> Dict[str, Any]:
     """The error record of a job buried because its worker stopped heartbeating while running it
     on its last attempt: the crash was the failure."""
     return {
@@ -56,7 +56,7 @@ class DeadJob(NamedTuple):
     id: str
     job: Optional[bytes]
     attempts: int
-    error: dict
+    error: Dict[str, Any]
     failed_at: float
 
 
@@ -68,7 +68,7 @@ class DeadSet:
         self._purge = scripts.register(client, "purge_dead")
 
     def size(self) -> int:
-        return self.client.zcard(self.keys.dead)
+        return int(self.client.zcard(self.keys.dead))
 
     def entries(self, limit: int = 100, offset: int = 0) -> List[DeadJob]:
         """Dead jobs, most recent first, with their encoded payload and error record."""
@@ -82,7 +82,7 @@ class DeadSet:
         found = [] if score is None else self._describe([(job_id, score)])
         return found[0] if found else None
 
-    def _describe(self, pairs: list) -> List[DeadJob]:
+    def _describe(self, pairs: List[Tuple[Any, float]]) -> List[DeadJob]:
         ids = [text(member) for member, _ in pairs]
         if not ids:
             return []
@@ -119,7 +119,7 @@ class DeadSet:
         keys = [self.keys.dead, self.keys.dead_errors, self.keys.attempts, self.keys.jobs]
         return self._in_batches(self._purge, keys, job_ids)
 
-    def _in_batches(self, script: Any, keys: list, job_ids: Optional[Iterable[str]]) -> int:
+    def _in_batches(self, script: Any, keys: List[str], job_ids: Optional[Iterable[str]]) -> int:
         if job_ids is None:
             # Snapshot first: the script removes ids from the set we would be paging through.
             job_ids = list(self.ids())

@@ -9,7 +9,7 @@ from Redis's now, whatever the clocks of the producer and the workers say.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from . import scripts
 from .keys import Keys
@@ -28,7 +28,7 @@ class DelayedJobs:
     def add(self, entries: Sequence[Tuple[str, Union[float, str], bytes]], client: Any = None) -> Any:
         """Store ``(id, due, payload)`` triples and schedule them, in one atomic call. ``due`` is
         epoch seconds, or ``"+SECONDS"`` for that long after Redis's now (see :func:`due_in`)."""
-        args = [self.keys.wakeup]
+        args: List[Union[str, bytes]] = [self.keys.wakeup]
         for job_id, due, payload in entries:
             args += (job_id, due if isinstance(due, str) else repr(float(due)), payload)
         return self._schedule(keys=[self.keys.jobs, self.keys.delayed], args=args, client=client)
@@ -63,7 +63,7 @@ class DelayedJobs:
         return int(moved), (float(following) if following else None), float(at)
 
     def size(self) -> int:
-        return self.client.zcard(self.keys.delayed)
+        return int(self.client.zcard(self.keys.delayed))
 
     def next_due(self) -> Optional[float]:
         """Due time of the earliest delayed job, or None."""

@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import time
-from typing import Any, Set
+from typing import Any, Dict, List, Set
 
 import gevent
 
@@ -32,7 +32,7 @@ class DemoDelegate:
     def __init__(self) -> None:
         self.failed_once: Set[str] = set()
 
-    def call(self, job: dict) -> None:
+    def call(self, job: Dict[str, Any]) -> None:
         gevent.sleep(job.get("work", 0.05))
         if job.get("flaky") and job["name"] not in self.failed_once:
             self.failed_once.add(job["name"])
@@ -40,7 +40,7 @@ class DemoDelegate:
         logger.info("ran %s (%s)", job["name"], job["kind"])
 
 
-def sample_jobs() -> list:
+def sample_jobs() -> List[Dict[str, Any]]:
     now = clock.now()
     jobs = [{"name": f"now-{i}", "kind": "immediate", "work": 0.02 * i} for i in range(1, 9)]
     jobs += [{"name": f"later-{i}", "kind": f"delayed {i * 0.5:g} s", "scheduled_at": now + i * 0.5}

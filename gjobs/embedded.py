@@ -15,7 +15,7 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def available() -> bool:
@@ -34,7 +34,7 @@ class RedisProcess:
         self.port = port or free_port()
         self.extra = list(extra or [])
         self.dir = tempfile.mkdtemp(prefix="gjobs-redis-")
-        self.process: Optional[subprocess.Popen] = None
+        self.process: Optional[subprocess.Popen[bytes]] = None
 
     @property
     def url(self) -> str:

@@ -6,7 +6,7 @@ completes or a dead job is purged, so an id anywhere in the queue always has its
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Optional, cast
 
 from .keys import Keys
 
@@ -18,9 +18,9 @@ class JobStore:
 
     def get(self, job_id: str) -> Optional[bytes]:
         """The encoded job, or None if there is no such job."""
-        return self.client.hget(self.keys.jobs, job_id)
+        return cast(Optional[bytes], self.client.hget(self.keys.jobs, job_id))
 
-    def get_many(self, job_ids: Iterable[str]) -> list:
+    def get_many(self, job_ids: Iterable[str]) -> List[Optional[bytes]]:
         ids = list(job_ids)
         return self.client.hmget(self.keys.jobs, ids) if ids else []
 
@@ -28,10 +28,10 @@ class JobStore:
         """Attempts started so far (0 for a job that never ran or has completed)."""
         return int(self.client.hget(self.keys.attempts, job_id) or 0)
 
-    def attempts_many(self, job_ids: Iterable[str]) -> list:
+    def attempts_many(self, job_ids: Iterable[str]) -> List[int]:
         ids = list(job_ids)
         return [int(n or 0) for n in self.client.hmget(self.keys.attempts, ids)] if ids else []
 
     def size(self) -> int:
         """Jobs stored: ready, delayed, in progress and dead."""
-        return self.client.hlen(self.keys.jobs)
+        return int(self.client.hlen(self.keys.jobs))

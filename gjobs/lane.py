@@ -31,7 +31,7 @@ class Lane:
 
     def __init__(self, client: Any, direct: bool = True) -> None:
         self.client = client
-        self._pool = getattr(client, "connection_pool", None)
+        self._pool: Any = getattr(client, "connection_pool", None)
         self._direct = direct and self._pool is not None
         self._connection: Any = None
         self._pid = 0

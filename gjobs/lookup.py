@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from . import results
 from .coder import load_for_showing
@@ -60,8 +60,8 @@ class JobInfo:
     started_at: Optional[float] = None
     finished_at: Optional[float] = None
     ran_for: Optional[float] = None
-    error: Optional[dict] = None
-    progress: Optional[dict] = None
+    error: Optional[Dict[str, Any]] = None
+    progress: Optional[Dict[str, Any]] = None
     result_kept: bool = False
 
     @property
@@ -76,7 +76,7 @@ class JobInfo:
     def kwargs(self) -> Any:
         return self.job.get("kwargs") if isinstance(self.job, dict) else None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Dict[str, Any]:
         """Everything, as JSON-ready values (for ``--json``)."""
         shown = dict(self.__dict__, task=self.task)
         if isinstance(self.job, bytes):
@@ -96,13 +96,13 @@ class JobHandle(str):
         return handle
 
     def info(self) -> JobInfo:
-        return self.queue.job(str(self))
+        return cast(JobInfo, self.queue.job(str(self)))
 
     def result(self, timeout: Optional[float] = None) -> Any:
         return self.queue.result(str(self), timeout)
 
     def cancel(self) -> bool:
-        return self.queue.cancel(str(self))
+        return bool(self.queue.cancel(str(self)))
 
 
 class Lookup:
@@ -150,7 +150,7 @@ class Lookup:
                 info.attempts, info.worker = int(fields[3]), fields[4] or None
         return info
 
-    def _ready_or_running(self, info: JobInfo, workers: list) -> None:
+    def _ready_or_running(self, info: JobInfo, workers: List[str]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for worker in workers:
             pipe.lpos(self.keys.pending(worker), info.id)
@@ -193,7 +193,8 @@ class Lookup:
             if info.state == "unknown":
                 raise UnknownJob(f"unknown job {job_id!r} in queue {self.keys.prefix!r}")
             if info.state == "dead":
-                raise JobFailed(f"job {job_id} is dead: {info.error.get('type')}: {info.error.get('message')}", info)
+                error = cast(Dict[str, Any], info.error)  # a dead job always has its error record
+                raise JobFailed(f"job {job_id} is dead: {error.get('type')}: {error.get('message')}", info)
             if info.state in ("cancelled", "expired"):
                 raise JobFailed(f"job {job_id} was {info.state}", info)
             if info.state == "succeeded":

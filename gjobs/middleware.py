@@ -63,7 +63,7 @@ class JobContext:
 class Middleware:
     """Every hook does nothing; override those you need (see the module's text for the order)."""
 
-    def before_enqueue(self, job: dict, queue: str) -> None:
+    def before_enqueue(self, job: Dict[str, Any], queue: str) -> None:
         """Called with each job about to be stored in ``queue``; may change it (``job["headers"]``)."""
 
     def before(self, job: JobContext) -> None:

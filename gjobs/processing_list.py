@@ -102,7 +102,7 @@ class ProcessingList:
         was no longer ours."""
         return int(self._settle_lane.run(self._retry, self._retry_keys, (job_id, repr(delay), self.keys.wakeup)))
 
-    def bury(self, job_id: str, when: float, error: dict) -> int:
+    def bury(self, job_id: str, when: float, error: Dict[str, Any]) -> int:
         """Move a failed job to the dead set with its error record; 0 if it was no longer ours."""
         return int(self._settle_lane.run(self._bury, self._bury_keys, (job_id, repr(when), json.dumps(error))))
 
@@ -154,4 +154,4 @@ class ProcessingList:
         return [text(i) for i in self.client.lrange(self.key, 0, -1)]
 
     def size(self) -> int:
-        return self.client.llen(self.key)
+        return int(self.client.llen(self.key))

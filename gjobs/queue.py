@@ -8,7 +8,7 @@ of the :class:`~gjobs.server.Server`, so producers and workers can never disagre
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from . import middleware as _middleware
 from . import reserved
@@ -129,7 +129,7 @@ class Queue:
         if not isinstance(job, dict):
             raise TypeError(f"a job must be a dict, not {type(job).__name__}")
         try:
-            return self.coder.dump(job)
+            return cast(bytes, self.coder.dump(job))
         except (TypeError, ValueError):
             raise
         except Exception as error:
@@ -148,7 +148,7 @@ class Queue:
         due = when if isinstance(when, str) else parse_time(job.get("scheduled_at") if when is None else when)
         return new_id(), due, payload
 
-    def enqueue(self, job: dict, *, id: Optional[str] = None) -> str:
+    def enqueue(self, job: Dict[str, Any], *, id: Optional[str] = None) -> str:
         """Store ``job`` and return its id. It runs now, or at its ``scheduled_at`` if it has one.
 
         With ``id`` (the caller's own), the job is stored at most once: enqueueing an id taken in
@@ -157,14 +157,14 @@ class Queue:
         """
         return self._one(job, self.prepare(job), id)
 
-    def enqueue_at(self, job: dict, when: Any, *, id: Optional[str] = None) -> str:
+    def enqueue_at(self, job: Dict[str, Any], when: Any, *, id: Optional[str] = None) -> str:
         """Store ``job`` to run at ``when`` (a datetime, an epoch number or an ISO-8601 string);
         ``id`` as for :meth:`enqueue`."""
         if when is None:
             raise ValueError("enqueue_at needs a time; use enqueue() to run now")
         return self._one(job, self.prepare(job, when), id)
 
-    def enqueue_in(self, job: dict, delay: Any, *, id: Optional[str] = None) -> str:
+    def enqueue_in(self, job: Dict[str, Any], delay: Any, *, id: Optional[str] = None) -> str:
         """Store ``job`` to run ``delay`` (seconds or a ``timedelta``) after now by Redis's clock,
         whatever this process's clock says; ``id`` as for :meth:`enqueue`."""
         seconds = delay.total_seconds() if isinstance(delay, _dt.timedelta) else delay
@@ -172,7 +172,7 @@ class Queue:
             raise TypeError(f"delay must be a number of seconds or a timedelta, not {delay!r}")
         return self._one(job, self.prepare(job, due_in(seconds)), id)
 
-    def _one(self, job: dict, prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
+    def _one(self, job: Dict[str, Any], prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
         unique = job.get("unique_key")
         if job_id is None and unique is None:
             return self._write([prepared])[0]
@@ -183,9 +183,9 @@ class Queue:
         if unique is not None:
             # A job holding a unique key: the first one's id while it is queued or running.
             return self._singular.unique(job_id or new, payload, when, unique, job.get("unique_for") or UNIQUE_FOR)
-        return self._singular.by_id(job_id, payload, when, ID_MEMORY)
+        return self._singular.by_id(cast(str, job_id), payload, when, ID_MEMORY)
 
-    def enqueue_many(self, jobs: Iterable[dict], chunk: int = ENQUEUE_CHUNK) -> List[str]:
+    def enqueue_many(self, jobs: Iterable[Dict[str, Any]], chunk: int = ENQUEUE_CHUNK) -> List[str]:
         """Store many jobs, ``chunk`` per round trip; returns their ids in order.
 
         Every job is validated and encoded first: an invalid one raises ``TypeError`` or
@@ -222,7 +222,7 @@ class Queue:
             written += [entry[0] for entry in part]
         return written
 
-    def _store(self, now: list, later: list) -> None:
+    def _store(self, now: List[Tuple[str, bytes]], later: List[Tuple[str, Any, bytes]]) -> None:
         """Write one chunk of ready and delayed jobs, in one round trip when the client allows."""
         if self.wait_replicas:
             # WAIT counts the writes of its own connection: same pipeline, same server.
@@ -262,7 +262,7 @@ class Queue:
 
     # -- inspect ------------------------------------------------------------------------------
 
-    def stats(self) -> dict:
+    def stats(self) -> Dict[str, Any]:
         """Counts for the whole queue, and the live workers with their in-flight jobs (see
         :func:`gjobs.stats.queue_stats`)."""
         return queue_stats(self.client, self.keys, self.registry)

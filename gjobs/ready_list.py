@@ -6,7 +6,7 @@ by a shutdown or a recovery are pushed on the right, so they run next.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 from . import scripts
 from .keys import Keys, text
@@ -28,9 +28,9 @@ class ReadyList:
         return self._enqueue(keys=self._keys, args=args, client=client)
 
     def size(self) -> int:
-        return self.client.llen(self.keys.ready)
+        return int(self.client.llen(self.keys.ready))
 
-    def peek(self, count: int = 10) -> list:
+    def peek(self, count: int = 10) -> List[str]:
         """The ids that run next, next first."""
         ids = self.client.lrange(self.keys.ready, -count, -1)
         return [text(i) for i in reversed(ids)]

@@ -13,6 +13,7 @@ one anyway (written by another producer) sends the job to the dead set once, wit
 from __future__ import annotations
 
 import math
+from typing import Any, Dict
 
 from .coder import parse_time
 
@@ -22,7 +23,7 @@ RESERVED = ("scheduled_at", "timeout", "max_attempts", "result_ttl", "expires", 
 MAX_UNIQUE_KEY = 200
 
 
-def check(job: dict) -> None:
+def check(job: Dict[str, Any]) -> None:
     """Raise ``TypeError`` (a value of the wrong type) or ``ValueError`` (out of range) naming the
     first reserved key of ``job`` that holds a value gjobs cannot use. ``None`` means unset."""
     for key, integer, wanted in (("timeout", False, "a positive number of seconds"),

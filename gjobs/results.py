@@ -8,7 +8,7 @@ a result that was refused (too large, or the coder could not encode it), with th
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 #: Bytes of an encoded result kept at most: a larger one is refused, and the job's record says
 #: why (results live in Redis's memory; put big outputs in a file or a database).
@@ -25,7 +25,7 @@ def encode(coder: Any, result: Any) -> bytes:
     """The stored form of ``result``; a refusal (stored instead, with its reason) when it cannot
     be kept."""
     try:
-        data = coder.dump(result)
+        data: Union[bytes, str] = coder.dump(result)
     except Exception as error:
         return _REFUSED + f"the result cannot be encoded: {error}".encode()
     if isinstance(data, str):

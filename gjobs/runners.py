@@ -20,7 +20,7 @@ thread-local state does in a thread pool. Pass a ``gevent.pool.Pool`` as the ser
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, List, Optional, Set, Tuple
+from typing import Any, Callable, List, Optional, Set, Tuple, cast
 
 import gevent
 import gevent.event
@@ -31,20 +31,20 @@ from .validate import positive
 _ENDS_A_RUNNER = (gevent.GreenletExit, KeyboardInterrupt, SystemExit)
 
 
-class _Runner(gevent.Greenlet):
+class _Runner(gevent.Greenlet):  # type: ignore[misc]
     """Runs the calls the pool hands it, one after another, until killed."""
 
-    def __init__(self, pool: "Runners", call: Tuple[Callable[..., Any], tuple]) -> None:
+    def __init__(self, pool: "Runners", call: Tuple[Callable[..., Any], Tuple[Any, ...]]) -> None:
         gevent.Greenlet.__init__(self)
         self._pool = pool
-        self._call: Optional[Tuple[Callable[..., Any], tuple]] = call
+        self._call: Optional[Tuple[Callable[..., Any], Tuple[Any, ...]]] = call
 
     def _run(self) -> None:
         pool = self._pool
         park = get_hub().switch
         try:
             while True:
-                function, args = self._call
+                function, args = cast(Tuple[Any, Any], self._call)  # set by Runners before each switch here
                 self._call = None
                 try:
                     function(*args)

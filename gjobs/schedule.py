@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -160,7 +160,7 @@ schedules = ScheduleRegistry()
 
 def periodic(
     cron: Optional[str] = None, *, every: Union[float, _dt.timedelta, None] = None, tz: Optional[str] = None,
-    name: Optional[str] = None, args: tuple = (), kwargs: Optional[dict] = None, job: Any = None,
+    name: Optional[str] = None, args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None, job: Any = None,
     queue: Any = None, overlap: bool = False, grace: float = DEFAULT_GRACE,
     registry: Optional[ScheduleRegistry] = None, **task_options: Any,
 ) -> Any:

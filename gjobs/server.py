@@ -8,7 +8,7 @@ jobs of dead workers (see :mod:`gjobs.worker` for each part).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from .coder import DEFAULT
 from .keys import Keys
@@ -149,7 +149,7 @@ class Server:
 
     # -- producing and running -----------------------------------------------------------------
 
-    def call(self, job: dict) -> str:
+    def call(self, job: Dict[str, Any]) -> str:
         """Enqueue ``job`` (delayed when it has ``scheduled_at``) and return its id."""
         return self.queue.enqueue(job)
 
@@ -187,7 +187,7 @@ class Server:
         returns how many jobs were requeued or buried. Safe to run from many workers at once."""
         return self._consumer.liveness.recover(self._consumer.registry, now)
 
-    def info(self) -> dict:
+    def info(self) -> Dict[str, Any]:
         """What this worker publishes about itself with every heartbeat."""
         return self._consumer.info()
 

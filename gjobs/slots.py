@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import gevent.event
 
@@ -46,7 +46,7 @@ class Slots:
         self._rng = rng if rng is not None else random
         self._state: Dict[int, str] = {}
         # rank -> (most wanted, event set once granted); at most one waiting loop per rank
-        self._waiting: Dict[int, tuple] = {}
+        self._waiting: Dict[int, Tuple[int, Any]] = {}
         self._granted: Dict[int, int] = {}
         # With weights: rank -> free slots drawn for it and not yet taken (part of ``free``).
         self._kept: Dict[int, int] = {}

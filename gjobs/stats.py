@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 from .keys import Keys
 from .worker_registry import WorkerRegistry
 
 
-def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> dict:
+def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> Dict[str, Any]:
     """Counts for the whole queue (ready, delayed, in progress, completed, dead, missing,
     cancelled, expired, paused, schedules declared) and the live workers with their jobs in flight, in two round
     trips."""

@@ -13,24 +13,20 @@ imported itself or the worker was told to import (``gjobs-worker --import app.ta
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import importlib
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Protocol, Tuple, Union, cast
 
 from . import clock
+from .arguments import check_json, survives_json
 from .lookup import JobHandle
 from .retries import Unretryable
 from .validate import optional_positive
 
 logger = logging.getLogger("gjobs")
-
-#: Characters of a value shown in an error message at most.
-_SHOWN = 60
-
 
 class TaskPolicy(NamedTuple):
     """A task's own failure policy: its ``backoff`` and the errors it retries (``retry_on``)."""
@@ -78,21 +74,22 @@ class QueueLike(Protocol):
     only, so that the queue module can offer ``@queue.task`` without the two importing each
     other."""
 
-    prefix: str
+    @property
+    def prefix(self) -> str: ...
 
-    def enqueue(self, job: dict) -> str: ...
+    def enqueue(self, job: Dict[str, Any]) -> str: ...
 
-    def enqueue_at(self, job: dict, when: Any) -> str: ...
+    def enqueue_at(self, job: Dict[str, Any], when: Any) -> str: ...
 
-    def enqueue_in(self, job: dict, delay: Any) -> str: ...
+    def enqueue_in(self, job: Dict[str, Any], delay: Any) -> str: ...
 
     def sibling(self, prefix: str) -> QueueLike: ...
 
 
 _default_queue: Optional[QueueLike] = None
 #: When set (by :func:`gjobs.testing.eager`), enqueueing a task runs it inline through this.
-eager_runner: Optional[Callable[["Task", tuple, dict], Any]] = None
-_derived: Dict[tuple, QueueLike] = {}
+eager_runner: Optional[Callable[["Task", Tuple[Any, ...], Dict[str, Any]], str]] = None
+_derived: Dict[Tuple[int, str], QueueLike] = {}
 
 
 def set_default_queue(queue: Optional[QueueLike]) -> None:
@@ -166,7 +163,7 @@ class Task:
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", self.name)
         self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
-        self.__module__ = getattr(fn, "__module__", None)
+        self.__module__ = cast(str, getattr(fn, "__module__", None))
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -178,7 +175,7 @@ class Task:
 
     # -- enqueueing ---------------------------------------------------------------------------
 
-    def job(self, args: tuple = (), kwargs: Optional[dict] = None) -> dict:
+    def job(self, args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """The job that runs this task with ``args`` and ``kwargs``; nothing is written.
 
         Raises ``TypeError`` when the function does not take these arguments, or when an
@@ -190,7 +187,7 @@ class Task:
         except TypeError as error:
             raise TypeError(f"{self.name}: {error}") from None
         job: Dict[str, Any] = {"task": self.name, "args": list(args), "kwargs": kwargs}
-        if not _survives_json([job["args"], kwargs]):
+        if not survives_json([job["args"], kwargs]):
             self._name_the_bad_argument(bound)
         if self.max_attempts is not None:
             job["max_attempts"] = self.max_attempts
@@ -212,12 +209,12 @@ class Task:
             if kind is inspect.Parameter.VAR_POSITIONAL:
                 start = len(bound.args) - len(value)
                 for offset, item in enumerate(value):
-                    _check_json(self.name, f"positional argument {start + offset}", item)
+                    check_json(self.name, f"positional argument {start + offset}", item)
             elif kind is inspect.Parameter.VAR_KEYWORD:
                 for key, item in value.items():
-                    _check_json(self.name, f"argument {key!r}", item)
+                    check_json(self.name, f"argument {key!r}", item)
             else:
-                _check_json(self.name, f"argument {name!r}", value)
+                check_json(self.name, f"argument {name!r}", value)
 
     def delay(self, *args: Any, **kwargs: Any) -> str:
         """Enqueue a run of this task now; returns the job id (a :class:`~gjobs.lookup.JobHandle`:
@@ -309,55 +306,6 @@ def _import_path(fn: Callable[..., Any]) -> str:
     return f"{module}:{qualname}"
 
 
-def _survives_json(value: Any) -> bool:
-    """The common case in one pass: ``value`` comes back equal from JSON (a tuple does not)."""
-    try:
-        return json.loads(json.dumps(value, allow_nan=False)) == value
-    except (TypeError, ValueError):
-        return False
-
-
-def _check_json(task_name: str, what: str, value: Any) -> None:
-    problem = _json_problem(value, "")
-    if problem is not None:
-        raise TypeError(f"{task_name}: {what}{problem}; task arguments must survive a JSON round trip")
-
-
-def _json_problem(value: Any, path: str) -> Optional[str]:
-    """Why ``value`` would not come back equal from JSON, with where inside it; None if it would."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{path} has the key {_show(key)} ({type(key).__name__}), which JSON turns into a string"
-            problem = _json_problem(item, f"{path}[{key!r}]")
-            if problem is not None:
-                return problem
-        return None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = _json_problem(item, f"{path}[{index}]")
-            if problem is not None:
-                return problem
-        return None
-    where = f"{path} " if path else " "
-    if isinstance(value, tuple):
-        return f"{where}is a tuple, which would arrive as a list"
-    if isinstance(value, (_dt.date, _dt.time)):
-        return f"{where}is {_show(value)} ({type(value).__name__}), which would arrive as str: pass .isoformat()"
-    try:
-        back = json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError):
-        return f"{where}is {_show(value)} ({type(value).__name__}), which JSON cannot carry"
-    if back != value:
-        return f"{where}is {_show(value)} ({type(value).__name__}), which would arrive as {type(back).__name__}"
-    return None
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
 class TaskRunner:
     """The delegate that runs task jobs: ``{"task": "mod:fn", "args": [...], "kwargs": {...}}``.
 
@@ -393,9 +341,9 @@ class TaskRunner:
             raise Unretryable(f"task {name} cannot take these arguments: {error}") from None
         return found.fn(*args, **kwargs)
 
-    def policy_for(self, job: dict) -> Optional[TaskPolicy]:
+    def policy_for(self, job: Dict[str, Any]) -> Optional[TaskPolicy]:
         """The failure policy of the task ``job`` names, if it has one of its own."""
-        found = self.registry.get(job.get("task")) if isinstance(job.get("task"), str) else None
+        found = self.registry.get(cast(str, job.get("task"))) if isinstance(job.get("task"), str) else None
         return found.policy if found is not None else None
 
     def _unknown(self, name: str) -> str:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import gevent
 
 from . import clock, tasks
 from .dead_set import DeadJob
@@ -66,7 +67,7 @@ def eager() -> Iterator[None]:
         tasks.eager_runner = previous
 
 
-def _run_inline(task: "tasks.Task", args: tuple, kwargs: dict) -> EagerResult:
+def _run_inline(task: "tasks.Task", args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> EagerResult:
     job = json.loads(json.dumps(task.job(args, kwargs)))  # the checks, and what a worker would see
     return EagerResult(task.fn(*job["args"], **job["kwargs"]), task.name)
 
@@ -96,10 +97,10 @@ def run_jobs(queue: Any, delegate: Any = None, *, delayed: bool = False, timeout
         while not worker.idle():
             if clock.monotonic() > deadline:
                 raise TimeoutError(f"queue {queue.prefix!r} still had jobs after {timeout} s: {worker.status_string()}")
-            time.sleep(POLL)
+            gevent.sleep(POLL)  # lets the worker's greenlets run, patched or not
     finally:
         worker.stop()
     died = [entry for entry in queue.dead(limit=1000) if entry.id not in dead_before]
     if died and raise_failures:
         raise JobsFailed(died)
-    return queue.completed_count() - completed_before
+    return int(queue.completed_count() - completed_before)

@@ -9,7 +9,7 @@ unchanged on Redis Cluster.
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import scripts
 from .keys import Keys, text
@@ -28,7 +28,7 @@ class WorkerRegistry:
         self._stale = scripts.register(client, "stale")
         self._recover = scripts.register(client, "recover")
 
-    def beat(self, worker_id: str, now: Optional[float], info: dict) -> bool:
+    def beat(self, worker_id: str, now: Optional[float], info: Dict[str, Any]) -> bool:
         """Record a heartbeat at ``now`` (Redis's now when None). True when the worker was not
         registered before this beat."""
         keys = [self.keys.workers, self.keys.workers_info]
@@ -42,7 +42,7 @@ class WorkerRegistry:
         return float(at), [text(i) for i in ids]
 
     def recover(
-        self, worker_id: str, before: float, max_attempts: int, now: float, error: dict
+        self, worker_id: str, before: float, max_attempts: int, now: float, error: Dict[str, Any]
     ) -> Optional[Tuple[int, int]]:
         """Requeue the jobs of ``worker_id`` if its last beat is older than ``before``.
 
@@ -69,7 +69,7 @@ class WorkerRegistry:
             if done:
                 return requeued, buried
 
-    def workers(self) -> List[dict]:
+    def workers(self) -> List[Dict[str, Any]]:
         """Every registered worker: its id, last beat, and the info it published."""
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.workers, 0, -1, withscores=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from gjobs.format import format_count, format_status
 from gjobs.lookup import POSITION_LIMIT
@@ -15,7 +15,7 @@ CELL = 60
 LABEL = 11
 
 
-def render_stats(stats: Sequence[dict], now: float) -> str:
+def render_stats(stats: Sequence[Dict[str, Any]], now: float) -> str:
     lines = []
     for queue in stats:
         lines.append(
@@ -86,7 +86,7 @@ def _position(info: Any) -> Optional[str]:
     return "next to run" if info.position == 0 else f"{info.position} jobs ahead of it"
 
 
-def _progress(progress: dict, now: float) -> str:
+def _progress(progress: Dict[str, Any], now: float) -> str:
     done = progress.get("done")
     parts = [f"{done * 100:.0f}%" if isinstance(done, (int, float)) else "?"]
     if progress.get("note"):
@@ -127,7 +127,7 @@ def cut(text: str, width: int = CELL) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def error_line(error: dict) -> str:
+def error_line(error: Dict[str, Any]) -> str:
     if not error:
         return "?"
     return f"{error.get('type', '?')}: {error.get('message', '')}"
@@ -141,13 +141,13 @@ def job_text(job: Any) -> str:
     return json.dumps(job, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
-def dead_json(entry: Any) -> dict:
+def dead_json(entry: Any) -> Dict[str, Any]:
     job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
     return {"id": entry.id, "job": job, "attempts": entry.attempts, "error": entry.error,
             "failed_at": entry.failed_at}
 
 
-def listed_json(entry: Any, delayed: bool) -> dict:
+def listed_json(entry: Any, delayed: bool) -> Dict[str, Any]:
     """One job of a ready or delayed listing (a :class:`gjobs.control.Listed`), for ``--json``."""
     job = entry.job.decode("utf-8", "replace") if isinstance(entry.job, bytes) else entry.job
     shown = {"id": entry.id, "job": job}

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple, cast
 
 import gevent
 import gevent.event
@@ -118,7 +118,7 @@ def configure_logging(level: str) -> None:
     )
 
 
-def server_options(args: argparse.Namespace) -> dict:
+def server_options(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(
         resolution=args.resolution,
         concurrency=args.concurrency,
@@ -138,7 +138,7 @@ def queue_names(args: argparse.Namespace) -> List[str]:
         return [args.prefix]
     if args.prefix != "gjobs":
         raise UsageError("use --queue (repeatable) or --prefix to name the queues, not both")
-    return args.queues
+    return cast(List[str], args.queues)
 
 
 def build_worker(args: argparse.Namespace, delegate: Any, client: Any) -> Worker:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 logger = logging.getLogger("gjobs")
 
@@ -69,7 +69,7 @@ class Hooks:
         self.server_options = server_options
         #: The server of this worker process, once ``post_worker_init`` has run.
         self.server: Any = None
-        self._greenlets: list = []
+        self._greenlets: List[Any] = []
         self._stopping: Any = None
         self._waiting_to_retry = False
 

@@ -36,7 +36,7 @@ class OpenTelemetryMiddleware(Middleware):
     def __init__(self, tracer_provider: Optional[Any] = None) -> None:
         self.tracer = trace.get_tracer("gjobs", __version__, tracer_provider=tracer_provider)
 
-    def before_enqueue(self, job: dict, queue: str) -> None:
+    def before_enqueue(self, job: Dict[str, Any], queue: str) -> None:
         attributes = {"messaging.system": "gjobs", "messaging.destination.name": queue,
                       "messaging.operation.type": "send", "messaging.operation.name": "send"}
         if isinstance(job.get("task"), str):

@@ -16,7 +16,7 @@ the dead set is always reported. So a job failing 25 times makes one report, or 
 
 from __future__ import annotations
 
-from typing import Any, ContextManager
+from typing import Any, ContextManager, Literal
 
 import sentry_sdk
 
@@ -44,7 +44,9 @@ class SentryMiddleware(Middleware):
     def on_dead(self, job: JobContext, error: BaseException) -> None:
         self._report(job, error, "error", retrying=False)
 
-    def _report(self, job: JobContext, error: BaseException, level: str, retrying: bool) -> None:
+    def _report(
+        self, job: JobContext, error: BaseException, level: Literal["warning", "error"], retrying: bool
+    ) -> None:
         with sentry_sdk.new_scope() as scope:
             name = job.task or "job"
             for key, value in (("task", name), ("job_id", job.id), ("attempt", job.attempt), ("queue", job.queue)):

@@ -8,7 +8,7 @@ thread, the promoter) belongs to the :class:`~gjobs.worker.worker.Worker` that c
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 import gevent.event
 
@@ -35,7 +35,8 @@ class Consumer:
     def __init__(
         self, prefix: str, rank: int, *, client: Any, coder: Any, call: Callable[[Any], Any], parent: Any,
         slots: Slots, options: Options, worker_id: str, adapter: Network, settle_lane: Lane,
-        ended: gevent.event.Event, info: Callable[[], dict], policy_for: Optional[Callable[[dict], Any]] = None,
+        ended: gevent.event.Event, info: Callable[[], Dict[str, Any]],
+        policy_for: Optional[Callable[[Dict[str, Any]], Any]] = None,
     ) -> None:
         self.rank = rank
         self.slots = slots
@@ -74,7 +75,7 @@ class Consumer:
         """Ids this worker holds on this queue: running, or finished and not yet settled."""
         return self.runner.in_flight.keys() | self.settler.unsettled
 
-    def info(self) -> dict:
+    def info(self) -> Dict[str, Any]:
         """What this worker publishes about itself on this queue with every heartbeat: with its
         jobs in flight, since when each job running here runs (the oldest, up to a bound)."""
         return dict(self._info(), in_flight=self.in_progress, running=running_since(self.keys))

@@ -99,7 +99,7 @@ class Heartbeat:
             self._greenlet = None
             return True
         self._stop.release()
-        finished = self._done.acquire(True, timeout)
+        finished: bool = self._done.acquire(True, timeout)
         if finished:
             self._done.release()
         return finished

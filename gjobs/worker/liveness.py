@@ -13,7 +13,7 @@ for two intervals after it reaches Redis again, the time every live worker needs
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from .. import clock
 from ..adapter import Network
@@ -32,7 +32,7 @@ class Liveness:
     each beat publishes about this worker."""
 
     def __init__(
-        self, worker_id: str, interval: float, policy: RetryPolicy, info: Callable[[], dict],
+        self, worker_id: str, interval: float, policy: RetryPolicy, info: Callable[[], Dict[str, Any]],
         dead_max: Optional[int], dead_max_age: Optional[float],
     ) -> None:
         self.worker_id = worker_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Sequence
 
+from ..adapter import adapter_for
 from ..delayed_jobs import DelayedJobs
 from .loop import Loop
 
@@ -23,6 +24,7 @@ class Promoter:
         cancels: Optional[Dict[str, Callable[[str], Any]]] = None,
     ) -> None:
         self.client = client
+        self.adapter = adapter_for(client)
         self.delayed = list(delayed)
         self.resolution = resolution
         #: cancel channel -> what to call with the id of a job whose cancel was asked
@@ -39,8 +41,8 @@ class Promoter:
                 wait = min(wait, max(0.0, following - at))
         return wait
 
-    def _heard(self, message: dict) -> None:
-        channel = message.get("channel")
+    def _heard(self, message: Dict[str, Any]) -> None:
+        channel: Any = message.get("channel")
         channel = channel.decode() if isinstance(channel, bytes) else channel
         cancel = self.cancels.get(channel)
         if cancel is not None:
@@ -55,7 +57,7 @@ class Promoter:
             while True:
                 with self.loop.in_call:
                     wait = self.promote()
-                message = pubsub.get_message(timeout=wait) if wait > 0 else None
+                message = self.adapter.listen(pubsub, wait) if wait > 0 else None
                 while message is not None:
                     self._heard(message)
                     message = pubsub.get_message(timeout=0)

@@ -20,7 +20,7 @@ that names it and its overrun.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Set, cast
 
 import gevent
 import gevent.event
@@ -47,7 +47,7 @@ class JobTimeout(Exception):
     """A job ran past its time limit (a failure like any other: it is retried)."""
 
 
-class JobCancelled(gevent.GreenletExit):
+class JobCancelled(gevent.GreenletExit):  # type: ignore[misc]
     """Raised inside a running job whose cancel was asked, at its next yield point. It is not a
     failure (the job is not retried; its state says cancelled), and, as a ``GreenletExit``, it
     is no ``Exception``, so a job's ``except Exception`` does not swallow it."""
@@ -60,7 +60,7 @@ class JobRunner:
     def __init__(
         self, call: Callable[[Any], Any], coder: Any, parent: Any, slots: Slots, settler: Settler,
         policy: RetryPolicy, timeout: Optional[float], worker_id: str, ended: gevent.event.Event,
-        keys: Keys, client: Any, policy_for: Optional[Callable[[dict], Any]] = None,
+        keys: Keys, client: Any, policy_for: Optional[Callable[[Dict[str, Any]], Any]] = None,
     ) -> None:
         self._call = call
         self.keys = keys
@@ -138,7 +138,7 @@ class JobRunner:
                 self._cancelled(job_id, 0.0)
                 return
             expires = job.get("expires") if special else None
-            if expires is not None and now is not None and parse_time(expires) <= now:
+            if expires is not None and now is not None and cast(float, parse_time(expires)) <= now:
                 logger.info("job %s expired before it started (at %s); it is dropped", job_id, expires)
                 self.settler.finish(job_id, "expired", 0.0)
                 return

@@ -77,7 +77,7 @@ class Settler:
         """Report a failure to retry ``delay`` seconds after Redis's now."""
         self._other(job_id, "retry", delay)
 
-    def bury(self, job_id: str, error: dict) -> None:
+    def bury(self, job_id: str, error: Dict[str, Any]) -> None:
         self._other(job_id, "bury", error)
 
     def finish(self, job_id: str, state: str, ran_for: float) -> None:

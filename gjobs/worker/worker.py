@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, cast
 
 import gevent
 import gevent.event
@@ -45,9 +45,9 @@ def delegate_call(delegate: Any) -> Callable[[Any], Any]:
     """``delegate.call``, or ``delegate`` itself when it is a plain callable."""
     call = getattr(delegate, "call", None)
     if callable(call):
-        return call
+        return cast(Callable[[Any], Any], call)
     if callable(delegate):
-        return delegate
+        return cast(Callable[[Any], Any], delegate)
     raise TypeError("delegate must have a call(job) method or be callable")
 
 
@@ -156,11 +156,11 @@ class Worker:
                 return consumer
         raise KeyError(f"no queue {queue!r} here; queues: {self.queues}")
 
-    def call(self, job: dict, queue: Optional[str] = None) -> str:
+    def call(self, job: Dict[str, Any], queue: Optional[str] = None) -> str:
         """Enqueue ``job`` on ``queue`` (the highest-priority one by default) and return its id."""
         return (self.consumer(queue) if queue else self.consumers[0]).queue.enqueue(job)
 
-    def info(self) -> dict:
+    def info(self) -> Dict[str, Any]:
         """What this worker publishes about itself with every heartbeat (each queue adds its
         jobs in flight)."""
         return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": self.started_at,

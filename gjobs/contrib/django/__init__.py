@@ -17,7 +17,7 @@ commits (nothing if it rolls back), so a job never runs before the row it reads 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from ...middleware import JobContext, Middleware
 
@@ -67,7 +67,7 @@ def set_queue(made: Any) -> None:
     _queue = made
 
 
-def worker_argv(args: Any) -> list:
+def worker_argv(args: Any) -> List[str]:
     """The ``gjobs-worker`` command line for ``manage.py gjobs_worker ARGS``: the task runner, the
     setting's Redis, queue and worker options (as flags), then ARGS, which win."""
     chosen = settings()

@@ -6,7 +6,7 @@ from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
 
-class GJobsConfig(AppConfig):
+class GJobsConfig(AppConfig):  # type: ignore[misc]
     name = "gjobs.contrib.django"
     label = "gjobs"
     verbose_name = "gjobs"

@@ -6,11 +6,12 @@ import os
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-INSTALLED_APPS = ["gjobs.contrib.django", "notes"]
 MIDDLEWARE = []
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["NOTES_DB"], "CONN_MAX_AGE": 0}}
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+INSTALLED_APPS = ["gjobs.contrib.django", "notes"]
 GJOBS = {
     "url": os.environ["REDIS_URL"],
     "prefix": os.environ["GJOBS_PREFIX"],

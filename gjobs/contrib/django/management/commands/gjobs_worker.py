@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, List
+from typing import Any, List, NoReturn
 
 from django.core.management.base import BaseCommand
 
 
-class Command(BaseCommand):
+class Command(BaseCommand):  # type: ignore[misc]
     help = "Run a gjobs worker for this project's tasks; takes gjobs-worker's flags (--help lists them)."
 
-    def run_from_argv(self, argv: List[str]) -> None:
+    def run_from_argv(self, argv: List[str]) -> NoReturn:
         # gjobs-worker parses its own flags: Django's parser would refuse them.
         from asgiref.local import Local
         from django.db import connections
