@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, List, NamedTuple, Optional
 
 from . import scripts
+from .counts import BUCKET_TTL, minute_of
 from .keys import QUEUES, Keys, text
 
 #: Jobs removed per call by :meth:`Control.purge`.
@@ -110,7 +111,11 @@ class Control:
         self.client.delete(
             keys.completed, keys.missing, keys.cancelled, keys.expired, keys.finished, keys.finished_old,
             keys.ids, keys.unique, keys.unique_of, keys.unique_until, keys.cancels, keys.paused, keys.jobs,
-            keys.attempts, keys.progress, keys.dead_errors, keys.workers_info,
+            keys.attempts, keys.progress, keys.dead_errors, keys.workers_info, keys.retried, keys.buried,
+            keys.cron, keys.cron_payloads, keys.cron_leases, keys.cron_last, keys.cron_jobs, keys.cron_paused,
         )
+        seconds, _ = self.client.time()  # the minute counts still kept: those of the last two hours
+        last = minute_of(seconds) + 1
+        self.client.delete(*(keys.minute(m) for m in range(last - BUCKET_TTL // 60 - 2, last + 1)))
         self.client.srem(QUEUES, keys.prefix)
         return True

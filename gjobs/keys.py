@@ -64,6 +64,8 @@ class Keys:
         "cron_last",
         "cron_jobs",
         "cron_paused",
+        "retried",
+        "buried",
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
@@ -135,10 +137,18 @@ class Keys:
         self.cron_jobs = f"{tag}:cron:jobs"
         #: set: names of the paused schedules
         self.cron_paused = f"{tag}:cron:paused"
+        #: string: count of failed attempts retried, ever (see :mod:`gjobs.counts`)
+        self.retried = f"{tag}:retried"
+        #: string: count of jobs that went to the dead set, ever
+        self.buried = f"{tag}:buried"
 
     def pending(self, worker_id: str) -> str:
         """The list of ids one worker has taken and not yet settled."""
         return f"{self.tag}:pending:{worker_id}"
+
+    def minute(self, minute: int) -> str:
+        """The counts of one minute (minutes since the epoch): a hash, expiring by itself."""
+        return f"{self.tag}:minute:{minute}"
 
     def result(self, job_id: str) -> str:
         """The result of one job, kept for its ``result_ttl`` seconds."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import scripts
+from . import clock, scripts
 from .adapter import Network, adapter_for
+from .counts import BUCKET_TTL, minute_of
 from .keys import Keys, text
 from .lane import Lane
 from .worker_registry import MOVE_BATCH
@@ -66,8 +67,11 @@ class ProcessingList:
             keys.unique, keys.unique_of,
         ]
         self._complete_args = [worker_id, keep_finished, repr(float(keep_finished_age))]
-        self._retry_keys = [self.key, keys.delayed]
-        self._bury_keys = [self.key, keys.dead, keys.dead_errors, keys.progress, keys.unique, keys.unique_of]
+        self._retry_keys = [self.key, keys.delayed, keys.retried]
+        self._bury_keys = [
+            self.key, keys.dead, keys.dead_errors, keys.progress, keys.unique, keys.unique_of, keys.buried,
+        ]
+        self._offset = 0.0  # Redis's clock minus this host's, from the last fetch: for the minute
 
     # -- taking jobs --------------------------------------------------------------------------
 
@@ -81,6 +85,7 @@ class ProcessingList:
         flat, missing, now, paused = self._fetch_lane.run(self._fetch, self._fetch_keys, (count, claimed))
         fields = iter(flat)  # id, payload, attempts, id, ...: three at a time make a record
         jobs = [(text(job_id), payload, attempts) for job_id, payload, attempts in zip(fields, fields, fields)]
+        self._offset = float(now) - clock.now()
         return jobs, missing, float(now), bool(paused)
 
     def wait(self, timeout: float) -> Optional[str]:
@@ -94,17 +99,24 @@ class ProcessingList:
         """Settle finished jobs (``unique``: some hold a unique key to release; ``tracked``: ``{id:
         seconds it ran}`` of those whose record keeps that and their attempts); returns how many
         were still ours."""
-        args = [*self._complete_args, json.dumps(tracked) if tracked else "", "1" if unique else "0", *job_ids]
-        return int(self._settle_lane.run(self._complete, self._complete_keys, args))
+        args = [*self._complete_args, json.dumps(tracked) if tracked else "", "1" if unique else "0", BUCKET_TTL,
+                *job_ids]
+        return int(self._settle_lane.run(self._complete, [*self._complete_keys, self._minute()], args))
 
     def retry(self, job_id: str, delay: float) -> int:
         """Move a failed job to the delayed set, due ``delay`` seconds from Redis's now; 0 if it
         was no longer ours."""
-        return int(self._settle_lane.run(self._retry, self._retry_keys, (job_id, repr(delay), self.keys.wakeup)))
+        args = (job_id, repr(delay), self.keys.wakeup, BUCKET_TTL)
+        return int(self._settle_lane.run(self._retry, [*self._retry_keys, self._minute()], args))
 
     def bury(self, job_id: str, when: float, error: Dict[str, Any]) -> int:
         """Move a failed job to the dead set with its error record; 0 if it was no longer ours."""
-        return int(self._settle_lane.run(self._bury, self._bury_keys, (job_id, repr(when), json.dumps(error))))
+        args = (job_id, repr(when), json.dumps(error), BUCKET_TTL)
+        return int(self._settle_lane.run(self._bury, [*self._bury_keys, self._minute()], args))
+
+    def _minute(self) -> str:
+        """The key of this minute's counts, by Redis's clock as the last fetch read it."""
+        return self.keys.minute(minute_of(clock.now() + self._offset))
 
     def keep_results(self, kept: Dict[str, Tuple[bytes, float]]) -> None:
         """Store the results of jobs about to be reported complete: ``{id: (stored, seconds)}``,

@@ -12,6 +12,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import scripts
+from .counts import BUCKET_TTL, minute_of
 from .keys import Keys, text
 
 #: Ids moved per recover call.
@@ -57,8 +58,10 @@ class WorkerRegistry:
             self.keys.attempts,
             self.keys.dead,
             self.keys.dead_errors,
+            self.keys.buried,
+            self.keys.minute(minute_of(now)),
         ]
-        args = [worker_id, repr(before), max_attempts, MOVE_BATCH, repr(now), json.dumps(error)]
+        args = [worker_id, repr(before), max_attempts, MOVE_BATCH, repr(now), json.dumps(error), BUCKET_TTL]
         requeued = buried = 0
         while True:
             moved, dead, done = self._recover(keys=keys, args=args)

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from gjobs import Queue
+
 from .test_django import PROJECT
 from .test_readme_examples import README_URL, clean_environment, python_blocks, section
 
@@ -70,3 +72,13 @@ def test_the_django_examples_are_the_tested_projects_own_code():
         first_line = f"# {path}"
         shown = block(text, first_line).split("\n", 1)[1]
         assert shown.strip() in (PROJECT / path).read_text(), f"README's {path} is not the project's"
+
+
+def test_the_metrics_example_prints_the_queues_metrics(redis_process, real_client, prefix, tmp_path):
+    code = block(section("Metrics"), "# metrics.py")
+    (tmp_path / "metrics.py").write_text(code.replace(README_URL, redis_process.url))
+    real_client.sadd("gjobs:queues", prefix)
+    Queue(real_client, prefix).enqueue({"n": 1})
+    ran = run([sys.executable, "metrics.py"], tmp_path, clean_environment(redis_process.url))
+    assert f'gjobs_ready{{queue="{prefix}"}} 1.0' in ran.stdout
+    real_client.srem("gjobs:queues", prefix)

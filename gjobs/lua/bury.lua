@@ -8,9 +8,12 @@
 -- KEYS[4]  progress hash     ({prefix}:progress)
 -- KEYS[5]  unique keys       ({prefix}:unique)
 -- KEYS[6]  unique key of id  ({prefix}:unique:of)
+-- KEYS[7]  buried counter    ({prefix}:buried)
+-- KEYS[8]  this minute       ({prefix}:minute:N)      counts of the minute (see gjobs/counts.py)
 -- ARGV[1]  id
 -- ARGV[2]  when it died, epoch seconds
 -- ARGV[3]  the JSON error record
+-- ARGV[4]  seconds the minute's counts are kept after their last write
 --
 -- Returns 1 when settled, 0 when the id was no longer in the pending list (it was requeued by a
 -- recovery meanwhile, and whoever holds it now decides). The payload stays in the job store and
@@ -23,4 +26,7 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 local key = redis.call('HGET', KEYS[6], ARGV[1])
 if key and redis.call('HGET', KEYS[5], key) == ARGV[1] then redis.call('HDEL', KEYS[5], key) end
 redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('INCR', KEYS[7])
+redis.call('HINCRBY', KEYS[8], 'dead', 1)
+redis.call('EXPIRE', KEYS[8], ARGV[4])
 return 1

@@ -13,11 +13,13 @@
 -- KEYS[7]  finished, older   ({prefix}:done:old)      the previous generation of KEYS[6]
 -- KEYS[8]  unique keys       ({prefix}:unique)        unique key -> id of the job holding it
 -- KEYS[9]  unique key of id  ({prefix}:unique:of)     id -> its unique key
+-- KEYS[10] this minute       ({prefix}:minute:N)      counts of the minute (see gjobs/counts.py)
 -- ARGV[1]  this worker's id
 -- ARGV[2]  finished jobs kept (0: none; twice as many at most)
 -- ARGV[3]  seconds a finished job is kept (twice as long at most)
 -- ARGV[4]  '' or a JSON object {id: seconds it ran} of those whose run time and attempts are kept
 -- ARGV[5]  '1' when some of the jobs hold a unique key, else '0'
+-- ARGV[6]  seconds the minute's counts are kept after their last write
 -- ARGV     then id1, id2, ...     (a batch of a few hundred at most)
 --
 -- Returns how many ids were settled. An id no longer in the pending list (its worker was presumed
@@ -27,9 +29,9 @@
 -- pending list: the run of finished ids there goes in one LTRIM; the others are removed one by
 -- one with LREM, which scans from the tail too, so each scan is short. Every other change is one
 -- command per batch: from Lua, a command costs more than its work.
-local count = #ARGV - 5
+local count = #ARGV - 6
 local wanted = {}
-for i = 6, #ARGV do wanted[ARGV[i]] = true end
+for i = 7, #ARGV do wanted[ARGV[i]] = true end
 local done, n = {}, 0
 local oldest = redis.call('LINDEX', KEYS[1], -1)
 if oldest and wanted[oldest] then
@@ -43,7 +45,7 @@ if oldest and wanted[oldest] then
   end
   redis.call('LTRIM', KEYS[1], 0, -n - 1)
 end
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local id = ARGV[i]
   if wanted[id] then
     wanted[id] = nil
@@ -110,4 +112,6 @@ redis.call('HDEL', KEYS[3], unpack(done))
 -- Most queues have no progress at all: then not even the ids are handed to an HDEL.
 if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HDEL', KEYS[5], unpack(done)) end
 redis.call('INCRBY', KEYS[4], n)
+redis.call('HINCRBY', KEYS[10], 'succeeded', n)
+redis.call('EXPIRE', KEYS[10], ARGV[6])
 return n

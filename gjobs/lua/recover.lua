@@ -8,12 +8,15 @@
 -- KEYS[5]  attempts hash     ({prefix}:attempts)
 -- KEYS[6]  dead set          ({prefix}:dead)
 -- KEYS[7]  dead errors hash  ({prefix}:dead:errors)
+-- KEYS[8]  buried counter    ({prefix}:buried)
+-- KEYS[9]  this minute       ({prefix}:minute:N)      counts of the minute (see gjobs/counts.py)
 -- ARGV[1]  the worker's id
 -- ARGV[2]  stale before: a worker whose last beat is at or after this is alive and left alone
 -- ARGV[3]  max attempts (0 = unlimited): a job that has used them all is buried, not requeued
 -- ARGV[4]  limit: the most ids handled by this call (the caller loops until done)
 -- ARGV[5]  now, epoch seconds, for the dead set's score
 -- ARGV[6]  the JSON error record for a buried job
+-- ARGV[7]  seconds the minute's counts are kept after their last write
 --
 -- Returns {requeued, buried, done}; requeued is -1 when the worker turned out to be alive.
 -- The staleness check and the moves are one script, so two workers recovering the same dead
@@ -38,6 +41,11 @@ if ids then
       requeued = requeued + 1
     end
   end
+end
+if buried > 0 then
+  redis.call('INCRBY', KEYS[8], buried)
+  redis.call('HINCRBY', KEYS[9], 'dead', buried)
+  redis.call('EXPIRE', KEYS[9], ARGV[7])
 end
 if redis.call('LLEN', KEYS[3]) > 0 then return {requeued, buried, 0} end
 redis.call('ZREM', KEYS[1], ARGV[1])

@@ -1,0 +1,94 @@
+"""Prometheus metrics of gjobs queues, read from Redis: one exporter covers every worker.
+
+    from prometheus_client import CollectorRegistry, start_http_server
+    from gjobs.metrics import GJobsCollector
+
+    registry = CollectorRegistry()
+    registry.register(GJobsCollector(redis.Redis.from_url(url)))     # every known queue
+    start_http_server(9187, registry=registry)                       # or make_wsgi_app(registry)
+
+Per queue (label ``queue``), gauges: ``gjobs_ready``, ``gjobs_delayed``, ``gjobs_running``,
+``gjobs_dead``, ``gjobs_workers``, ``gjobs_paused`` and ``gjobs_oldest_ready_age_seconds``; and
+counters, which only grow (see :mod:`gjobs.counts`): ``gjobs_succeeded_total``,
+``gjobs_retried_total``, ``gjobs_dead_total`` (jobs that went to the dead set) and
+``gjobs_failed_total`` (attempts that failed: retried or dead). Because they come from Redis,
+scraping any number of exporters gives the same figures, and no worker is counted twice.
+Needs ``prometheus_client`` (``pip install 'gjobs[metrics]'``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Iterator, List, Optional
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .counts import totals
+from .ids import tick_of
+from .keys import QUEUES, Keys, text
+from .stats import queue_stats
+from .worker_registry import WorkerRegistry
+
+_GJOBS_ID = re.compile(r"^[0-9a-f]{32}$")
+
+_GAUGES = (
+    ("ready", "Jobs waiting their turn."),
+    ("delayed", "Jobs due later (and failed jobs waiting for their retry)."),
+    ("running", "Jobs taken by workers and not yet settled."),
+    ("dead", "Jobs in the dead set."),
+    ("workers", "Workers heartbeating on the queue."),
+    ("paused", "1 while the queue is paused."),
+    ("oldest_ready_age_seconds", "How long the next job to run has waited since it was enqueued."),
+)
+_COUNTERS = (
+    ("succeeded", "Jobs that succeeded."),
+    ("retried", "Failed attempts that were retried."),
+    ("dead", "Jobs that went to the dead set."),
+    ("failed", "Failed attempts: retried or dead."),
+)
+
+
+class GJobsCollector(Collector):
+    """Collects the metrics of ``prefixes`` (by default every queue a worker has started on)
+    through ``client`` at each scrape."""
+
+    def __init__(self, client: Any, prefixes: Optional[Iterable[str]] = None) -> None:
+        self.client = client
+        self.prefixes = None if prefixes is None else list(prefixes)
+
+    def queues(self) -> List[str]:
+        if self.prefixes is not None:
+            return self.prefixes
+        return sorted(text(name) for name in self.client.smembers(QUEUES))
+
+    def collect(self) -> Iterator[Metric]:
+        gauges = {name: GaugeMetricFamily(f"gjobs_{name}", doc, labels=["queue"]) for name, doc in _GAUGES}
+        counters = {name: CounterMetricFamily(f"gjobs_{name}", doc, labels=["queue"]) for name, doc in _COUNTERS}
+        seconds, micros = self.client.time()
+        now = seconds + micros / 1e6
+        for prefix in self.queues():
+            keys = Keys(prefix)
+            stats = queue_stats(self.client, keys, WorkerRegistry(self.client, keys))
+            values = {"ready": stats["ready"], "delayed": stats["delayed"], "running": stats["in_progress"],
+                      "dead": stats["dead"], "workers": len(stats["workers"]), "paused": int(stats["paused"]),
+                      "oldest_ready_age_seconds": self._oldest_age(keys, now)}
+            for name, value in values.items():
+                gauges[name].add_metric([prefix], value)
+            for name, value in totals(self.client, keys).items():
+                counters[name].add_metric([prefix], value)
+        yield from gauges.values()
+        yield from counters.values()
+
+    def _oldest_age(self, keys: Keys, now: float) -> float:
+        """Seconds since the next job to run was enqueued: 0 with none ready, NaN when its id
+        does not say (an id the caller gave, no longer remembered)."""
+        oldest = self.client.lindex(keys.ready, -1)
+        if oldest is None:
+            return 0.0
+        job_id = text(oldest)
+        if _GJOBS_ID.match(job_id):
+            return max(0.0, now - tick_of(job_id))
+        enqueued = self.client.zscore(keys.ids, job_id)
+        return max(0.0, now - float(enqueued)) if enqueued is not None else math.nan
