@@ -111,7 +111,7 @@ class Control:
         self.client.delete(
             keys.completed, keys.missing, keys.cancelled, keys.expired, keys.finished, keys.finished_old,
             keys.ids, keys.unique, keys.unique_of, keys.unique_until, keys.cancels, keys.paused, keys.jobs,
-            keys.attempts, keys.progress, keys.dead_errors, keys.workers_info, keys.retried, keys.buried,
+            keys.attempts, keys.progress, keys.dead_errors, keys.workers_info, keys.retried, keys.buried, keys.runtimes,
             keys.cron, keys.cron_payloads, keys.cron_leases, keys.cron_last, keys.cron_jobs, keys.cron_paused,
         )
         seconds, _ = self.client.time()  # the minute counts still kept: those of the last two hours

@@ -66,6 +66,7 @@ class Keys:
         "cron_paused",
         "retried",
         "buried",
+        "runtimes",
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
@@ -141,6 +142,8 @@ class Keys:
         self.retried = f"{tag}:retried"
         #: string: count of jobs that went to the dead set, ever
         self.buried = f"{tag}:buried"
+        #: hash: ``TASK|BUCKET`` -> runs, ``TASK|sum`` -> seconds: run times (see gjobs.run_times)
+        self.runtimes = f"{tag}:runtimes"
 
     def pending(self, worker_id: str) -> str:
         """The list of ids one worker has taken and not yet settled."""

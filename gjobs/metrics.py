@@ -11,7 +11,8 @@ Per queue (label ``queue``), gauges: ``gjobs_ready``, ``gjobs_delayed``, ``gjobs
 ``gjobs_dead``, ``gjobs_workers``, ``gjobs_paused`` and ``gjobs_oldest_ready_age_seconds``; and
 counters, which only grow (see :mod:`gjobs.counts`): ``gjobs_succeeded_total``,
 ``gjobs_retried_total``, ``gjobs_dead_total`` (jobs that went to the dead set) and
-``gjobs_failed_total`` (attempts that failed: retried or dead). Because they come from Redis,
+``gjobs_failed_total`` (attempts that failed: retried or dead); and per task the histogram
+``gjobs_job_run_seconds`` (see :mod:`gjobs.run_times`). Because they come from Redis,
 scraping any number of exporters gives the same figures, and no worker is counted twice.
 Needs ``prometheus_client`` (``pip install 'gjobs[metrics]'``).
 """
@@ -22,9 +23,10 @@ import math
 import re
 from typing import Any, Iterable, Iterator, List, Optional
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from . import run_times
 from .counts import totals
 from .ids import tick_of
 from .keys import QUEUES, Keys, text
@@ -66,6 +68,8 @@ class GJobsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         gauges = {name: GaugeMetricFamily(f"gjobs_{name}", doc, labels=["queue"]) for name, doc in _GAUGES}
         counters = {name: CounterMetricFamily(f"gjobs_{name}", doc, labels=["queue"]) for name, doc in _COUNTERS}
+        runs = HistogramMetricFamily("gjobs_job_run_seconds", "How long jobs ran, per task (failed runs included).",
+                                     labels=["queue", "task"])
         seconds, micros = self.client.time()
         now = seconds + micros / 1e6
         for prefix in self.queues():
@@ -78,8 +82,15 @@ class GJobsCollector(Collector):
                 gauges[name].add_metric([prefix], value)
             for name, value in totals(self.client, keys).items():
                 counters[name].add_metric([prefix], value)
+            for task, (buckets, total) in sorted(run_times.read(self.client, keys).items()):
+                cumulative, running = [], 0
+                for bound, count in zip([*map(str, run_times.BOUNDS), "+Inf"], buckets):
+                    running += count
+                    cumulative.append((bound, running))
+                runs.add_metric([prefix, task], cumulative, total)
         yield from gauges.values()
         yield from counters.values()
+        yield runs
 
     def _oldest_age(self, keys: Keys, now: float) -> float:
         """Seconds since the next job to run was enqueued: 0 with none ready, NaN when its id

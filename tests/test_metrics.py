@@ -3,6 +3,7 @@ parsed back with prometheus_client's own parser."""
 
 import time
 
+import gevent
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,7 +29,8 @@ def scrape(client, prefix):
     found = {}
     for family in text_string_to_metric_families(generate_latest(registry).decode()):
         for sample in family.samples:
-            found[(sample.name, sample.labels["queue"])] = sample.value
+            labels = sample.labels
+            found[(sample.name, labels["queue"], *[labels[k] for k in ("task", "le") if k in labels])] = sample.value
     return found
 
 
@@ -103,3 +105,28 @@ def test_jobs_of_a_lost_worker_that_go_to_the_dead_set_are_counted(queue, client
     ProcessingList(client, queue.keys, "lost").fetch(1)  # its first attempt, spent
     registry.recover("lost", time.time(), 1, time.time(), {"type": "WorkerLost", "message": "gone"})
     assert counts.totals(client, queue.keys) == {"succeeded": 0, "retried": 0, "dead": 1, "failed": 1}
+
+
+def test_run_times_are_a_histogram_per_task_added_with_each_heartbeat(make_server, queue, client, prefix):
+    make_server(lambda job: gevent.sleep(job["pause"])).start()  # heartbeat every 0.5 s
+    queue.enqueue_many([{"task": "app:quick", "pause": 0} for _ in range(3)] + [{"task": "app:slow", "pause": 0.3}])
+    wait_for(lambda: scrape(client, prefix).get(("gjobs_job_run_seconds_count", prefix, "app:slow")) == 1,
+             message="the next heartbeat to add the run times")
+    metrics = scrape(client, prefix)
+    assert metrics[("gjobs_job_run_seconds_count", prefix, "app:quick")] == 3
+    assert metrics[("gjobs_job_run_seconds_bucket", prefix, "app:quick", "0.005")] == 3
+    assert metrics[("gjobs_job_run_seconds_bucket", prefix, "app:slow", "0.25")] == 0
+    assert metrics[("gjobs_job_run_seconds_bucket", prefix, "app:slow", "0.5")] == 1
+    assert 0.3 <= metrics[("gjobs_job_run_seconds_sum", prefix, "app:slow")] < 1
+
+
+def test_run_times_cost_a_job_no_redis_call(queue, client):
+    from gjobs.run_times import RunTimes, read
+
+    counted = RunTimes()
+    for seconds in (0.001, 0.02, 30):
+        counted.add({"task": "app:x"}, seconds)
+    assert client.exists(queue.keys.runtimes) == 0  # nothing written until the flush
+    assert counted.flush(client, queue.keys) == 3
+    buckets, total = read(client, queue.keys)["app:x"]
+    assert (buckets[0], buckets[2], buckets[-1], round(total, 3)) == (1, 1, 1, 30.021)

@@ -65,6 +65,7 @@ class Consumer:
         self.liveness = Liveness(
             worker_id, options.heartbeat_interval, policy, self.info, options.dead_max, options.dead_max_age
         )
+        self.liveness.run_times = self.runner.run_times
 
     @property
     def in_progress(self) -> int:

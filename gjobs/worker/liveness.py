@@ -21,6 +21,7 @@ from ..connection import close
 from ..dead_set import DeadSet, worker_lost_record
 from ..keys import Keys
 from ..retries import RetryPolicy
+from ..run_times import RunTimes
 from ..worker_registry import WorkerRegistry
 from .heartbeat import Heartbeat
 
@@ -44,6 +45,8 @@ class Liveness:
         self._unreachable = False
         #: Monotonic time before which this worker recovers no one (after an outage it saw).
         self.hold_until = 0.0
+        #: The run times this worker counted, added to Redis with each beat (see gjobs.run_times).
+        self.run_times: Optional[RunTimes] = None
 
     def reset(self) -> None:
         """Forget the first beat: the next one registers the worker afresh (a new start)."""
@@ -108,6 +111,12 @@ class Liveness:
             self.recover(registry)
         except Exception as error:
             logger.warning("recovery by worker %s failed: %s: %s", self.worker_id, type(error).__name__, error)
+        if self.run_times is not None:
+            try:
+                self.run_times.flush(registry.client, registry.keys)
+            except Exception as error:  # those counts are lost; the histogram goes on from the next beat
+                logger.warning("worker %s could not add its run times: %s: %s", self.worker_id,
+                               type(error).__name__, error)
         return True
 
 

@@ -33,6 +33,7 @@ from ..keys import Keys
 from ..middleware import Chain, JobContext
 from ..processing_list import Fetched
 from ..retries import RetryPolicy, Unretryable, job_max_attempts
+from ..run_times import RunTimes
 from ..slots import Slots
 from .settler import Settler
 
@@ -79,6 +80,8 @@ class JobRunner:
         self.chain: Optional[Chain] = None
         #: Log one line per job that succeeded.
         self.log_jobs = False
+        #: The run times counted since the last heartbeat (which adds them to Redis).
+        self.run_times = RunTimes()
         #: Jobs running (or handed to a greenlet and about to run), by id.
         self.in_flight: Dict[str, gevent.Greenlet] = {}
         # The cancels asked for jobs handed over but not yet begun.
@@ -157,10 +160,13 @@ class JobRunner:
             except _SHUTDOWN:
                 raise  # the worker's stop: the job stays pending and the stop puts it back
             except BaseException as error:  # SystemExit, KeyboardInterrupt and gevent.Timeout included
+                self.run_times.add(job, clock.monotonic() - begun)
                 self._failed(fetched, error, job, not isinstance(error, Unretryable), context)
                 return
+            elapsed = clock.monotonic() - begun
+            self.run_times.add(job, elapsed)
             if self.log_jobs:
-                logger.info("job %s succeeded in %s", _label(job_id, job), _duration(clock.monotonic() - begun))
+                logger.info("job %s succeeded in %s", _label(job_id, job), _duration(elapsed))
             if not special:
                 self.settler.succeeded(job_id)
                 return
