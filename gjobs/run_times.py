@@ -12,12 +12,13 @@ their total seconds. The counts only grow, so any number of exporters read the s
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .keys import Keys, text
 
 #: Upper bounds in seconds of the buckets (Prometheus's default ones); one more bucket is open.
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+FIRST = BOUNDS[0]
 #: The name under which the run times of jobs that are not tasks are counted.
 NOT_A_TASK = "-"
 
@@ -26,17 +27,23 @@ class RunTimes:
     """The run times a worker counted on one queue since its last heartbeat."""
 
     def __init__(self) -> None:
-        self._counted: Dict[str, List[float]] = {}
+        self._counted: Dict[Optional[str], List[float]] = {}  # by task name; None: not a task
 
     def add(self, job: Any, seconds: float) -> None:
         """Count a run of ``job`` (its task's) that took ``seconds``."""
-        task = job.get("task") if isinstance(job, dict) else None
-        name = task if isinstance(task, str) else NOT_A_TASK
-        row = self._counted.get(name)
-        if row is None:
-            row = self._counted[name] = [0.0] * (len(BOUNDS) + 2)
-        row[bisect_left(BOUNDS, seconds)] += 1
+        row = self._counted.get(job.get("task") if type(job) is dict else None)
+        if row is None:  # the first run of its task here
+            row = self._row(job)
+        row[0 if seconds <= FIRST else bisect_left(BOUNDS, seconds)] += 1
         row[-1] += seconds
+
+    def _row(self, job: Any) -> List[float]:
+        task = job.get("task") if isinstance(job, dict) else None
+        key = task if isinstance(task, str) else None
+        row = self._counted.get(key)
+        if row is None:
+            row = self._counted[key] = [0.0] * (len(BOUNDS) + 2)
+        return row
 
     def flush(self, client: Any, keys: Keys) -> int:
         """Add what was counted to Redis (from the heartbeat's thread: taking the counts is one
@@ -46,7 +53,8 @@ class RunTimes:
             return 0
         pipe = client.pipeline(transaction=False)
         runs = 0
-        for name, row in counted.items():
+        for task, row in counted.items():
+            name = task if task is not None else NOT_A_TASK
             for index, count in enumerate(row[:-1]):
                 if count:
                     pipe.hincrby(keys.runtimes, f"{name}|{index}", int(count))
