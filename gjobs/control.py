@@ -12,6 +12,7 @@ from typing import Any, Iterable, List, NamedTuple, Optional
 from . import scripts
 from .counts import BUCKET_TTL, minute_of
 from .keys import QUEUES, Keys, text
+from .processing_list import DEFAULT_KEEP_FINISHED_AGE
 
 #: Jobs removed per call by :meth:`Control.purge`.
 PURGE_BATCH = 500
@@ -47,7 +48,7 @@ class Control:
         done = self._cancel(keys=[
             keys.jobs, keys.delayed, keys.dead, keys.attempts, keys.cancels, keys.finished, keys.unique,
             keys.unique_of, keys.cancelled,
-        ], args=[job_id, keys.cancel, repr(CANCEL_MEMORY)])
+        ], args=[job_id, keys.cancel, repr(CANCEL_MEMORY), int(2 * DEFAULT_KEEP_FINISHED_AGE * 1000)])
         return int(done) > 0
 
     def pause(self) -> None:

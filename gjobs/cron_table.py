@@ -103,7 +103,8 @@ class CronTable:
         """Enqueue schedule ``name``'s job now, once; returns its id. Raises :class:`UnknownSchedule`."""
         keys = self.keys
         job_id = job_id or new_id()
-        if not int(self._run(keys=[keys.cron_payloads, keys.cron_jobs, keys.jobs, keys.ready], args=[name, job_id])):
+        declared = [keys.cron_payloads, keys.cron_jobs, keys.jobs, keys.ready, keys.cron_leases]
+        if not int(self._run(keys=declared, args=[name, job_id])):
             raise self._unknown(name)
         return job_id
 
@@ -160,7 +161,13 @@ class CronTable:
         return found
 
     def _known(self, name: str) -> None:
-        if not self.client.hexists(self.keys.cron, name):
+        """Raise :class:`UnknownSchedule` unless a running worker declares ``name`` (its lease
+        has not run out by Redis's clock)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zscore(self.keys.cron_leases, name)
+        pipe.time()
+        declared, (seconds, micros) = pipe.execute()
+        if declared is None or declared < seconds + micros / 1e6:
             raise self._unknown(name)
 
     def _unknown(self, name: str) -> UnknownSchedule:

@@ -8,7 +8,7 @@
     start_http_server(9187, registry=registry)                       # or make_wsgi_app(registry)
 
 Per queue (label ``queue``), gauges: ``gjobs_ready``, ``gjobs_delayed``, ``gjobs_running``,
-``gjobs_dead``, ``gjobs_workers``, ``gjobs_paused`` and ``gjobs_oldest_ready_age_seconds``; and
+``gjobs_dead_jobs``, ``gjobs_workers``, ``gjobs_paused`` and ``gjobs_oldest_ready_age_seconds``; and
 counters, which only grow (see :mod:`gjobs.counts`): ``gjobs_succeeded_total``,
 ``gjobs_retried_total``, ``gjobs_dead_total`` (jobs that went to the dead set) and
 ``gjobs_failed_total`` (attempts that failed: retried or dead); and per task the histogram
@@ -39,7 +39,7 @@ _GAUGES = (
     ("ready", "Jobs waiting their turn."),
     ("delayed", "Jobs due later (and failed jobs waiting for their retry)."),
     ("running", "Jobs taken by workers and not yet settled."),
-    ("dead", "Jobs in the dead set."),
+    ("dead_jobs", "Jobs in the dead set."),
     ("workers", "Workers heartbeating on the queue."),
     ("paused", "1 while the queue is paused."),
     ("oldest_ready_age_seconds", "How long the next job to run has waited since it was enqueued."),
@@ -76,7 +76,7 @@ class GJobsCollector(Collector):
             keys = Keys(prefix)
             stats = queue_stats(self.client, keys, WorkerRegistry(self.client, keys))
             values = {"ready": stats["ready"], "delayed": stats["delayed"], "running": stats["in_progress"],
-                      "dead": stats["dead"], "workers": len(stats["workers"]), "paused": int(stats["paused"]),
+                      "dead_jobs": stats["dead"], "workers": len(stats["workers"]), "paused": int(stats["paused"]),
                       "oldest_ready_age_seconds": self._oldest_age(keys, now)}
             for name, value in values.items():
                 gauges[name].add_metric([prefix], value)

@@ -9,12 +9,13 @@ a trace context). On the worker, the hooks of one run are called in this order::
 
     before(job)                         each middleware in order
     with around(job): <the job runs>    the first middleware's around is the outermost
-    after(job, result)                  on success, in reverse order
+    after(job, result)                  on success, once it is reported, in reverse order
     on_failure(job, error)              on a failed attempt, in reverse order; then
     on_retry(job, error, delay)         when it will run again, or
     on_dead(job, error)                 when it went to the dead set
 
-``job`` is a :class:`JobContext`. A hook that raises in ``before`` or on entering ``around``
+``job`` is a :class:`JobContext`. A job whose payload cannot be decoded never began: it goes to
+the dead set without calling any hook. A hook that raises in ``before`` or on entering ``around``
 fails the attempt (retried like any failure: the job is never lost); one that raises in
 ``after``, ``on_failure``, ``on_retry`` or ``on_dead`` is logged and changes nothing. A
 ``before_enqueue`` that raises makes the enqueue raise, and nothing is written. With no
@@ -122,15 +123,17 @@ class Chain:
         self._reversed = self.middleware[::-1]
 
     def run(self, context: JobContext, call: Callable[[], Any]) -> Any:
-        """Run ``call`` inside every ``before`` and ``around``; then the ``after`` hooks."""
+        """Run ``call`` inside every ``before`` and ``around``; returns what it returned."""
         for one in self.middleware:
             one.before(context)
         with contextlib.ExitStack() as stack:
             for one in self.middleware:
                 stack.enter_context(one.around(context))
-            result = call()
+            return call()
+
+    def after(self, context: JobContext, result: Any) -> None:
+        """The ``after`` hooks of a success (the runner calls them once the success is reported)."""
         self._each("after", context, result)
-        return result
 
     def failed(self, context: JobContext, error: BaseException, delay: Optional[float]) -> None:
         """After a failed attempt: ``on_failure``, then ``on_retry`` (``delay`` given) or ``on_dead``."""

@@ -6,7 +6,8 @@ increments: well under a microsecond a job), and every heartbeat adds what it co
 queue's ``{prefix}:runtimes`` hash in one pipeline: ``TASK|I`` is the count of runs in bucket
 ``I`` (at most :data:`BOUNDS`\\ [I] seconds, past the last one for I = len(BOUNDS)), ``TASK|sum``
 their total seconds. The counts only grow, so any number of exporters read the same histogram
-(:mod:`gjobs.metrics`). A worker that dies loses at most one heartbeat's worth of counts.
+(:mod:`gjobs.metrics`). A worker that dies loses at most one heartbeat's worth of counts; one
+that stops adds its last counts as its heartbeat ends.
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ class RunTimes:
         """Add what was counted to Redis (from the heartbeat's thread: taking the counts is one
         swap under the GIL); returns how many runs were added."""
         counted, self._counted = self._counted, {}
-        if not counted:
+        # A copy at once (one step under the GIL): the job side may still add a first row to the
+        # old dict; its increments of this instant may be lost, never a whole beat's counts.
+        rows = list(counted.items())
+        if not rows:
             return 0
         pipe = client.pipeline(transaction=False)
         runs = 0
-        for task, row in counted.items():
+        for task, row in rows:
             name = task if task is not None else NOT_A_TASK
             for index, count in enumerate(row[:-1]):
                 if count:

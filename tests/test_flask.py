@@ -74,3 +74,19 @@ def test_flask_gjobs_worker_runs_the_apps_tasks_in_its_context(redis_process, re
                          capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert real_client.lrange(f"{prefix}:greetings", 0, -1) == [b"hello from the app, bob"]
+
+
+def test_the_extensions_worker_keeps_the_middleware_installed_with_use(app):
+    from gjobs import middleware
+
+    class Noted(middleware.Middleware):
+        pass
+
+    before = list(middleware.installed)
+    noted = Noted()
+    middleware.use(noted)
+    try:
+        worker = GJobs(app).worker()
+    finally:
+        middleware.installed[:] = before
+    assert noted in worker.middleware and any(type(m).__name__ == "AppContext" for m in worker.middleware)

@@ -9,6 +9,7 @@ import pytest
 
 import gjobs
 from gjobs import Buffer, JobCancelled, JobFailed, Queue, UnknownJob
+from gjobs.processing_list import ProcessingList
 from gjobs.tasks import TaskRegistry, TaskRunner
 
 from .helpers import Gated, wait_for
@@ -346,3 +347,22 @@ def test_a_running_job_reports_its_progress(make_server, queue):
 
 def test_there_is_no_current_job_outside_a_job():
     assert gjobs.current_job() is None
+
+
+def test_the_batch_that_turns_a_generation_over_lives_a_whole_generation(client, queue):
+    worker = ProcessingList(client, queue.keys, "w1", keep_finished_age=0.5)  # a generation: 1 s
+    first = queue.enqueue({"n": 1})
+    worker.fetch(1)
+    worker.complete([first])
+    wait_for(lambda: 0 <= client.pttl(queue.keys.finished) <= 500, message="the generation's second half")
+    second = queue.enqueue({"n": 2})
+    worker.fetch(1)
+    worker.complete([second])
+    assert client.hexists(queue.keys.finished, second) and client.pttl(queue.keys.finished) > 700
+    assert queue.job(first).state == queue.job(second).state == "succeeded"
+
+
+def test_a_cancel_before_any_worker_settled_starts_a_generation_that_expires(client, queue):
+    job_id = queue.enqueue({"n": 1})
+    assert queue.cancel(job_id)
+    assert queue.job(job_id).state == "cancelled" and client.pttl(queue.keys.finished) > 0

@@ -48,7 +48,7 @@ def test_counters_count_successes_retries_and_the_dead(make_server, queue, clien
     assert metrics[("gjobs_retried_total", prefix)] == 3
     assert metrics[("gjobs_dead_total", prefix)] == 3
     assert metrics[("gjobs_failed_total", prefix)] == 6
-    assert metrics[("gjobs_dead", prefix)] == 3
+    assert metrics[("gjobs_dead_jobs", prefix)] == 3
 
 
 def test_gauges_show_the_queue_as_it_stands(queue, client, prefix):
@@ -130,3 +130,25 @@ def test_run_times_cost_a_job_no_redis_call(queue, client):
     assert counted.flush(client, queue.keys) == 3
     buckets, total = read(client, queue.keys)["app:x"]
     assert (buckets[0], buckets[2], buckets[-1], round(total, 3)) == (1, 1, 1, 30.021)
+
+
+def test_the_exposition_parses_as_openmetrics_too(make_server, queue, client, prefix):
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+
+    make_server(lambda job: None).start()
+    queue.enqueue({"task": "app:x"})
+    wait_for(lambda: queue.completed_count() == 1)
+    registry = CollectorRegistry()
+    registry.register(GJobsCollector(client, [prefix]))
+    names = {family.name for family in parse(openmetrics(registry).decode())}
+    assert {"gjobs_dead_jobs", "gjobs_dead", "gjobs_succeeded"} <= names
+
+
+def test_a_stopping_worker_adds_the_run_times_it_counted_since_its_last_beat(servers, queue, client, prefix):
+    worker = servers(lambda job: None, client, prefix, heartbeat_interval=30)
+    worker.start()
+    queue.enqueue({"task": "app:once"})
+    wait_for(lambda: queue.completed_count() == 1)
+    worker.stop()
+    assert scrape(client, prefix)[("gjobs_job_run_seconds_count", prefix, "app:once")] == 1

@@ -308,3 +308,56 @@ def test_a_run_still_going_makes_the_next_tick_skip(make_server, client, prefix,
     wait_for(lambda: "previous job is still queued or running" in caplog.text, timeout=5)
     assert runs == [1]
     gate.set()
+
+
+def test_a_run_of_a_schedule_no_worker_declares_any_more_is_refused(client, table):
+    table.declare([("s", json.dumps(Schedule("s", {}, every=10).definition()), b"{}")], 0.05)
+    gevent.sleep(0.1)  # the lease runs out on Redis's clock
+    for action in (table.run, table.pause):
+        with pytest.raises(UnknownSchedule):
+            action("s")
+
+
+class FailingOnce:
+    """A cron table whose first fire fails as a lost connection would."""
+
+    def __init__(self):
+        self.calls = []
+
+    def fire(self, ticks):
+        self.calls.append([name for name, *_ in ticks])
+        if len(self.calls) == 1:
+            raise ConnectionError("connection lost")
+        return 0.0, ["fired"] * len(ticks)
+
+
+def test_ticks_not_fired_because_of_an_error_are_fired_by_the_next_step(fake_client):
+    from gjobs.worker.scheduler import Scheduler
+
+    scheduler = Scheduler(fake_client, gjobs.JSONCoder(), [Schedule("a", {}, every=60, queue="qa"),
+                                                         Schedule("b", {}, every=60, queue="qb")], "qa", "w1")
+    table = FailingOnce()  # both queues' calls: the first of them fails
+    scheduler.tables = {"qa": table, "qb": table}
+    for prefix, group in scheduler.entries.items():
+        scheduler._push(0.0, prefix, group[0][0])
+    with pytest.raises(ConnectionError):
+        scheduler.fire_due()
+    scheduler.fire_due()
+    assert len(table.calls) == 3 and sorted(name for calls in table.calls[1:] for name in calls) == ["a", "b"]
+
+
+def test_a_schedules_job_carries_no_header_from_the_producers_middleware(fake_client):
+    from gjobs import middleware
+    from gjobs.worker.scheduler import Scheduler
+
+    class Stamp(middleware.Middleware):
+        def before_enqueue(self, job, queue):
+            job["headers"] = {"made": "now"}
+
+    before = list(middleware.installed)
+    middleware.use(Stamp())
+    try:
+        scheduler = Scheduler(fake_client, gjobs.JSONCoder(), [Schedule("s", {"n": 1}, every=60)], "q", "w1")
+    finally:
+        middleware.installed[:] = before
+    assert json.loads(scheduler.entries["q"][0][2]) == {"n": 1}

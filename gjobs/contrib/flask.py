@@ -19,7 +19,7 @@ import click
 from flask import Flask
 
 from ..connection import DEFAULT_URL
-from ..middleware import JobContext, Middleware, use
+from ..middleware import JobContext, Middleware, installed, use
 from ..queue import Queue
 from ..tasks import TaskRunner, set_default_queue
 
@@ -60,7 +60,7 @@ class GJobs:
 
         app, queue = self._ready()
         chosen = {**app.config.get("GJOBS_WORKER", {}), **options}
-        middleware = [AppContext(app), *chosen.pop("middleware", [])]
+        middleware = [*installed, AppContext(app), *chosen.pop("middleware", [])]  # keeps gjobs.use()'s
         return Worker(TaskRunner(), queue.client, [queue.prefix], queue.coder, middleware=middleware, **chosen)
 
     def _ready(self) -> "tuple[Flask, Queue]":

@@ -15,6 +15,8 @@
 -- ARGV[1]  id
 -- ARGV[2]  cancel channel, published to with the id so that the worker running it stops it
 -- ARGV[3]  seconds a cancel request is kept for a job still queued or running
+-- ARGV[4]  milliseconds the finished jobs' generation lives when this cancel starts it (no worker
+--          settled a job yet: it would, with its own keep_finished_age)
 --
 -- Returns 1 when a delayed or ready job was removed, 2 when the job may be running (its worker
 -- is told), 0 when there is no such queued or running job (unknown, finished or dead).
@@ -31,6 +33,7 @@ if key and redis.call('HGET', KEYS[7], key) == ARGV[1] then redis.call('HDEL', K
 redis.call('HDEL', KEYS[8], ARGV[1])
 local attempts = tonumber(redis.call('HGET', KEYS[4], ARGV[1]) or 0)
 redis.call('HSET', KEYS[6], ARGV[1], string.format('%s.%06d|cancelled|0|%d|', time[1], tonumber(time[2]), attempts))
+if redis.call('PTTL', KEYS[6]) < 0 then redis.call('PEXPIRE', KEYS[6], ARGV[4]) end
 redis.call('INCR', KEYS[9])
 if removed then
   redis.call('HDEL', KEYS[4], ARGV[1])

@@ -89,15 +89,16 @@ if keep > 0 then
       end
     end
   end
-  redis.call('HSET', KEYS[6], unpack(records))  -- also overwrites a cancel that came too late
+  -- Turned over before the write, so that what is written now lives a whole generation.
   local age = math.floor(tonumber(ARGV[3]) * 1000)
   local ttl = redis.call('PTTL', KEYS[6])
-  if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[6], 2 * age)
-  elseif ttl <= age or redis.call('HLEN', KEYS[6]) >= keep then
+  if ttl >= 0 and (ttl <= age or redis.call('HLEN', KEYS[6]) >= keep) then
     redis.call('UNLINK', KEYS[7])
     redis.call('RENAME', KEYS[6], KEYS[7])
+    ttl = -2
   end
+  redis.call('HSET', KEYS[6], unpack(records))  -- also overwrites a cancel that came too late
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[6], 2 * age) end
 end
 if ARGV[5] == '1' then  -- some of these jobs hold unique keys: release them
   local uniques = redis.call('HMGET', KEYS[9], unpack(done))

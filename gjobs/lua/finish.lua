@@ -27,16 +27,16 @@ local keep = tonumber(ARGV[5])
 if keep > 0 then
   local time = redis.call('TIME')
   local attempts = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or 0)
-  redis.call('HSET', KEYS[5], ARGV[1], string.format('%s.%06d|%s|%.6f|%d|%s', time[1], tonumber(time[2]),
-    ARGV[2], tonumber(ARGV[4]), attempts, ARGV[3]))
   local age = math.floor(tonumber(ARGV[6]) * 1000)
   local ttl = redis.call('PTTL', KEYS[5])
-  if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[5], 2 * age)
-  elseif ttl <= age or redis.call('HLEN', KEYS[5]) >= keep then
+  if ttl >= 0 and (ttl <= age or redis.call('HLEN', KEYS[5]) >= keep) then
     redis.call('UNLINK', KEYS[6])
     redis.call('RENAME', KEYS[5], KEYS[6])
+    ttl = -2
   end
+  redis.call('HSET', KEYS[5], ARGV[1], string.format('%s.%06d|%s|%.6f|%d|%s', time[1], tonumber(time[2]),
+    ARGV[2], tonumber(ARGV[4]), attempts, ARGV[3]))
+  if ttl < 0 then redis.call('PEXPIRE', KEYS[5], 2 * age) end
 end
 local key = redis.call('HGET', KEYS[10], ARGV[1])
 if key and redis.call('HGET', KEYS[9], key) == ARGV[1] then redis.call('HDEL', KEYS[9], key) end

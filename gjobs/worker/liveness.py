@@ -111,13 +111,19 @@ class Liveness:
             self.recover(registry)
         except Exception as error:
             logger.warning("recovery by worker %s failed: %s: %s", self.worker_id, type(error).__name__, error)
-        if self.run_times is not None:
-            try:
-                self.run_times.flush(registry.client, registry.keys)
-            except Exception as error:  # those counts are lost; the histogram goes on from the next beat
-                logger.warning("worker %s could not add its run times: %s: %s", self.worker_id,
-                               type(error).__name__, error)
+        self.add_run_times(registry)
         return True
+
+    def add_run_times(self, registry: WorkerRegistry) -> None:
+        """Add the run times counted since the last beat to Redis; if that fails they are lost
+        (logged), and the histogram goes on from the next beat."""
+        if self.run_times is None:
+            return
+        try:
+            self.run_times.flush(registry.client, registry.keys)
+        except Exception as error:
+            logger.warning("worker %s could not add its run times: %s: %s", self.worker_id,
+                           type(error).__name__, error)
 
 
 def start_heartbeat(
@@ -132,6 +138,8 @@ def start_heartbeat(
         return all([liveness.tick(registry) for liveness, registry in ticks])
 
     def end() -> None:
+        for liveness, registry in ticks:
+            liveness.add_run_times(registry)  # those counted since the last beat
         if own is not client:
             close(own)  # in the heartbeat's own thread, where its connections live
 

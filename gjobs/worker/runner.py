@@ -169,14 +169,19 @@ class JobRunner:
                 logger.info("job %s succeeded in %s", _label(job_id, job), _duration(elapsed))
             if not special:
                 self.settler.succeeded(job_id)
-                return
-            ttl = job.get("result_ttl")
-            stored = results.encode(self.coder, outcome) if ttl else None
-            reason = results.refusal(stored) if stored else None
-            if reason:
-                logger.error("job %s: its result is not kept: %s", job_id, reason)
-            self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None,
-                                   clock.monotonic() - begun)
+            else:
+                ttl = job.get("result_ttl")
+                stored = results.encode(self.coder, outcome) if ttl else None
+                reason = results.refusal(stored) if stored else None
+                if reason:
+                    logger.error("job %s: its result is not kept: %s", job_id, reason)
+                self.settler.succeeded(job_id, (stored, ttl) if stored else None, job.get("unique_key") is not None,
+                                       clock.monotonic() - begun)
+            if context is not None:
+                try:
+                    cast(Chain, chain).after(context, outcome)  # the success is reported already
+                except JobCancelled:
+                    pass  # a cancel that came after the job's end: its success stands
         finally:
             del _running[me]
             if self._cancel_asked:
@@ -226,7 +231,7 @@ class JobRunner:
             logger.error("job %s failed (attempt %d): %s; it goes to the dead set", label, attempts, _said(error),
                          exc_info=trace)
             self.settler.bury(job_id, error_record(error, self.worker_id))
-        if self.chain is not None:
+        if self.chain is not None and job is not None:  # a job that could not be decoded never began
             context = context or JobContext(job_id, self.keys.prefix, attempts, job, None)
             self.chain.failed(context, error, decision.delay if decision.retry else None)
 

@@ -21,11 +21,11 @@ import heapq
 import json
 import logging
 from itertools import count
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Set, Tuple
 
 import gevent
 
-from .. import clock
+from .. import clock, reserved
 from ..cron_table import FIRE_BATCH, CronTable
 from ..ids import tick_id
 from ..keys import Keys
@@ -57,7 +57,10 @@ class Scheduler:
             if prefix not in self.tables:
                 self.tables[prefix] = CronTable(client, Keys(prefix), coder)
                 self.entries[prefix] = []
-            payload = Queue(client, prefix, coder).prepare(schedule.job)[2]
+            # Encoded once, without the producers' middleware: a header made now (a trace
+            # context) would be stale on every tick.
+            payload = Queue(client, prefix, coder).encode(schedule.job)
+            reserved.check(schedule.job)
             self.entries[prefix].append((schedule, json.dumps(schedule.definition()), payload))
         self._payloads = {(prefix, s.name): payload
                           for prefix, group in self.entries.items() for s, _, payload in group}
@@ -65,7 +68,7 @@ class Scheduler:
         self._order = count()
         self._offset = 0.0  # Redis's clock minus this host's, from the last reply
         self._declare_due = 0.0
-        self._scheduled = False
+        self._scheduled: Set[str] = set()  # the queues whose schedules' next ticks are planned
         self.loop = Loop("scheduler", worker_id, self.step)
 
     @property
@@ -91,15 +94,15 @@ class Scheduler:
             entries = [(schedule.name, definition, payload) for schedule, definition, payload in group]
             now, lasts = self.tables[prefix].declare(entries, LEASE)
             self._offset = now - clock.now()
-            if self._scheduled:
+            if prefix in self._scheduled:
                 continue
+            self._scheduled.add(prefix)
             for schedule, _, _ in group:
                 last, latest = lasts.get(schedule.name), schedule.latest(now)
                 if last is not None and latest > last:
                     self._push(latest, prefix, schedule)  # missed while no worker ran: the latest, once
                 else:
                     self._push(schedule.next_after(now), prefix, schedule)
-        self._scheduled = True
 
     def fire_due(self) -> float:
         """Fire every tick due now by Redis's clock; returns the seconds until the next one."""
@@ -108,9 +111,16 @@ class Scheduler:
         while self._heap and self._heap[0][0] <= now:
             tick, _, prefix, schedule = heapq.heappop(self._heap)
             due.setdefault(prefix, []).append((tick, schedule))
-        for prefix, ticks in due.items():
-            for start in range(0, len(ticks), FIRE_BATCH):
-                self._fire(prefix, ticks[start:start + FIRE_BATCH])
+        batches = [(prefix, ticks[start:start + FIRE_BATCH])
+                   for prefix, ticks in due.items() for start in range(0, len(ticks), FIRE_BATCH)]
+        for done, (prefix, batch) in enumerate(batches):
+            try:
+                self._fire(prefix, batch)
+            except BaseException:  # this batch was put back; so are those not tried yet
+                for later_prefix, later in batches[done + 1:]:
+                    for tick, schedule in later:
+                        self._push(tick, later_prefix, schedule)
+                raise
         if not self._heap:
             return DECLARE_EVERY
         return self._heap[0][0] - self.redis_now()
