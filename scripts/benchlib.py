@@ -73,7 +73,8 @@ class Probe:
     ``cfg["probe"]`` says what is measured:
 
     ``throughput``
-        ``cfg["n"]`` jobs, each sleeping ``cfg["sleep"]`` seconds (0: a no-op); reports rate,
+        ``cfg["n"]`` jobs, each sleeping ``cfg["sleep"]`` seconds (0: a no-op) and then, with
+        ``cfg["incr"]``, making one Redis call (INCR) through a plain redis-py client; reports rate,
         CPU and Redis figures between the first and the last job.
     ``latency`` / ``delayed``
         each job carries the time it was enqueued (``t``) or due (``scheduled_at``); reports the
@@ -100,6 +101,8 @@ class Probe:
         self._last_time = 0.0
         self._baseline_rss = 0
         self._sleep = _sleeper()
+        #: the job body's own Redis client (a plain one, pooled as an application's would be)
+        self._body = redis.Redis.from_url(cfg["url"]) if cfg.get("incr") else None
 
     # what the systems call
 
@@ -109,6 +112,8 @@ class Probe:
         if kind == "throughput":
             if self.pause:
                 self._sleep(self.pause)
+            if self._body is not None:
+                self._body.incr("bench:body")
             self.count += 1
             if self.count == 1:
                 self._first = snapshot(self._redis)
