@@ -102,7 +102,9 @@ class Probe:
         self._baseline_rss = 0
         self._sleep = _sleeper()
         #: the job body's own Redis client (a plain one, pooled as an application's would be)
-        self._body = redis.Redis.from_url(cfg["url"]) if cfg.get("incr") else None
+        # (redis-py 8's pool refuses past 100 connections unless told: one per concurrent job)
+        self._body = redis.Redis.from_url(cfg["url"], max_connections=int(cfg.get("concurrency", 100))) \
+            if cfg.get("incr") else None
 
     # what the systems call
 
