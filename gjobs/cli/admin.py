@@ -4,7 +4,8 @@
 ``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``, and to follow and steer
 jobs (see :mod:`gjobs.cli.jobs`): ``gjobs job show|cancel ID``, ``gjobs ready list|delete``,
 ``gjobs delayed list|run-now|delete``, ``gjobs pause|resume``, ``gjobs queues forget NAME`` and
-``gjobs purge --yes``. Every subcommand takes ``--redis-url`` (default ``$REDIS_URL``),
+``gjobs purge --yes``; and the periodic jobs (see :mod:`gjobs.cli.cron`): ``gjobs cron
+list|run|pause|resume``. Every subcommand takes ``--redis-url`` (default ``$REDIS_URL``),
 ``--prefix`` (but ``queues forget``, which names its queue) and ``--json``; output is a table for
 people, or JSON for scripts. Listings are paged (``--limit``, ``--offset``): none reads a whole
 list. ``stats`` and ``workers`` show every queue a worker has started on (the registry at
