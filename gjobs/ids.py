@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from typing import Optional
 
 
 def new_id() -> str:
@@ -24,3 +25,16 @@ def tick_id(schedule: str, tick: float) -> str:
 def tick_of(job_id: str) -> float:
     """The time in a job id made by :func:`new_id` or :func:`tick_id`, epoch seconds."""
     return int(job_id[:12], 16) / 1000
+
+
+def enqueued_at(job_id: str, remembered: Optional[float]) -> Optional[float]:
+    """When a job was enqueued: a caller's id is remembered with the time (``remembered``); an id
+    gjobs made starts with that time (:func:`tick_of`); None for any other id."""
+    if remembered is not None:
+        return float(remembered)
+    if len(job_id) == 32:
+        try:
+            return tick_of(job_id)
+        except ValueError:
+            return None
+    return None

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, cast
 
 from . import results
 from .coder import load_for_showing
+from .ids import enqueued_at
 from .keys import Keys, text
 
 #: Ids from the front of the ready list searched for a ready job's position; beyond, it is None.
@@ -130,7 +131,7 @@ class Lookup:
         pipe.zrange(keys.workers, 0, -1)
         (payload, attempts, due, died, error, progress, finished, older, enqueued, kept, workers) = pipe.execute()
         record = finished if finished is not None else older
-        info = JobInfo(job_id, "unknown", attempts=int(attempts or 0), enqueued_at=_enqueued_at(job_id, enqueued),
+        info = JobInfo(job_id, "unknown", attempts=int(attempts or 0), enqueued_at=enqueued_at(job_id, enqueued),
                        result_kept=bool(kept))
         if payload is not None:
             info.job = load_for_showing(self.coder, payload)
@@ -206,16 +207,3 @@ class Lookup:
             left = pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic()))
             time.sleep(left)
             pause = min(RESULT_POLL_CAP, pause * 2)
-
-
-def _enqueued_at(job_id: str, remembered: Optional[float]) -> Optional[float]:
-    """When a job was enqueued: a caller's id is remembered with the time; an id gjobs made
-    starts with the producer's clock in milliseconds (see :func:`gjobs.queue.new_id`)."""
-    if remembered is not None:
-        return float(remembered)
-    if len(job_id) == 32:
-        try:
-            return int(job_id[:12], 16) / 1000.0
-        except ValueError:
-            return None
-    return None

@@ -20,7 +20,6 @@ Needs ``prometheus_client`` (``pip install 'gjobs[metrics]'``).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Iterable, Iterator, List, Optional
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -28,12 +27,10 @@ from prometheus_client.registry import Collector
 
 from . import run_times
 from .counts import totals
-from .ids import tick_of
+from .ids import enqueued_at
 from .keys import QUEUES, Keys, text
 from .stats import queue_stats
 from .worker_registry import WorkerRegistry
-
-_GJOBS_ID = re.compile(r"^[0-9a-f]{32}$")
 
 _GAUGES = (
     ("ready", "Jobs waiting their turn."),
@@ -99,7 +96,5 @@ class GJobsCollector(Collector):
         if oldest is None:
             return 0.0
         job_id = text(oldest)
-        if _GJOBS_ID.match(job_id):
-            return max(0.0, now - tick_of(job_id))
-        enqueued = self.client.zscore(keys.ids, job_id)
-        return max(0.0, now - float(enqueued)) if enqueued is not None else math.nan
+        enqueued = enqueued_at(job_id, self.client.zscore(keys.ids, job_id))
+        return max(0.0, now - enqueued) if enqueued is not None else math.nan
