@@ -339,7 +339,8 @@ def test_ticks_not_fired_because_of_an_error_are_fired_by_the_next_step(fake_cli
     table = FailingOnce()  # both queues' calls: the first of them fails
     scheduler.tables = {"qa": table, "qb": table}
     for prefix, group in scheduler.entries.items():
-        scheduler._push(0.0, prefix, group[0][0])
+        for schedule, _, _ in group.values():
+            scheduler._push(0.0, prefix, schedule)
     with pytest.raises(ConnectionError):
         scheduler.fire_due()
     scheduler.fire_due()
@@ -360,4 +361,4 @@ def test_a_schedules_job_carries_no_header_from_the_producers_middleware(fake_cl
         scheduler = Scheduler(fake_client, gjobs.JSONCoder(), [Schedule("s", {"n": 1}, every=60)], "q", "w1")
     finally:
         middleware.installed[:] = before
-    assert json.loads(scheduler.entries["q"][0][2]) == {"n": 1}
+    assert json.loads(scheduler.entries["q"]["s"][2]) == {"n": 1}

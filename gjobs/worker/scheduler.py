@@ -50,20 +50,18 @@ class Scheduler:
                  worker_id: str) -> None:
         self.worker_id = worker_id
         self.tables: Dict[str, CronTable] = {}
-        #: per queue: (schedule, definition JSON, payload)
-        self.entries: Dict[str, List[Tuple[Schedule, str, bytes]]] = {}
+        #: per queue, by schedule name: (schedule, definition JSON, payload)
+        self.entries: Dict[str, Dict[str, Tuple[Schedule, str, bytes]]] = {}
         for schedule in schedules:
             prefix = schedule.queue or default_prefix
             if prefix not in self.tables:
                 self.tables[prefix] = CronTable(client, Keys(prefix), coder)
-                self.entries[prefix] = []
+                self.entries[prefix] = {}
             # Encoded once, without the producers' middleware: a header made now (a trace
             # context) would be stale on every tick.
             payload = Queue(client, prefix, coder).encode(schedule.job)
             reserved.check(schedule.job)
-            self.entries[prefix].append((schedule, json.dumps(schedule.definition()), payload))
-        self._payloads = {(prefix, s.name): payload
-                          for prefix, group in self.entries.items() for s, _, payload in group}
+            self.entries[prefix][schedule.name] = (schedule, json.dumps(schedule.definition()), payload)
         self._heap: List[Tuple[float, int, str, Schedule]] = []
         self._order = count()
         self._offset = 0.0  # Redis's clock minus this host's, from the last reply
@@ -91,13 +89,13 @@ class Scheduler:
     def declare(self) -> None:
         """Publish every schedule (renewing its lease); the first time, plan each one's next tick."""
         for prefix, group in self.entries.items():
-            entries = [(schedule.name, definition, payload) for schedule, definition, payload in group]
+            entries = [(schedule.name, definition, payload) for schedule, definition, payload in group.values()]
             now, lasts = self.tables[prefix].declare(entries, LEASE)
             self._offset = now - clock.now()
             if prefix in self._scheduled:
                 continue
             self._scheduled.add(prefix)
-            for schedule, _, _ in group:
+            for schedule, _, _ in group.values():
                 last, latest = lasts.get(schedule.name), schedule.latest(now)
                 if last is not None and latest > last:
                     self._push(latest, prefix, schedule)  # missed while no worker ran: the latest, once
@@ -127,7 +125,8 @@ class Scheduler:
 
     def _fire(self, prefix: str, ticks: List[Tuple[float, Schedule]]) -> None:
         table = self.tables[prefix]
-        calls = [(s.name, tick, s.grace, s.overlap, tick_id(s.name, tick), self._payloads[(prefix, s.name)])
+        group = self.entries[prefix]
+        calls = [(s.name, tick, s.grace, s.overlap, tick_id(s.name, tick), group[s.name][2])
                  for tick, s in ticks]
         try:
             with self.loop.in_call:
