@@ -208,10 +208,7 @@ def cmd_enqueue(args: argparse.Namespace, client: Any, out: TextIO) -> int:
             ids = [queue.enqueue(job)]
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    if args.json:
-        show.print_json(out, {"ids": ids, "due": due})
-    else:
-        out.write("".join(f"{job_id}\n" for job_id in ids))
+    show.answer(out, args.json, {"ids": ids, "due": due}, "".join(f"{job_id}\n" for job_id in ids))
     return 0
 
 
@@ -276,10 +273,8 @@ def cmd_dead_change(args: argparse.Namespace, client: Any, out: TextIO) -> int:
         ids = [job_id for job_id in ids if job_id not in missing]
     change = queue.retry_dead if args.verb == "retry" else queue.purge_dead
     done = change(ids) if ids is None or ids else 0
-    if args.json:
-        show.print_json(out, {args.verb: done, "not_dead": missing})
-    else:
-        out.write(f"{'requeued' if args.verb == 'retry' else 'purged'} {done} dead jobs of {args.prefix}\n")
+    show.answer(out, args.json, {args.verb: done, "not_dead": missing},
+                f"{'requeued' if args.verb == 'retry' else 'purged'} {done} dead jobs of {args.prefix}\n")
     if missing:
         raise Failure(f"not in the dead set of {args.prefix}: {', '.join(missing)}")
     return 0
@@ -315,11 +310,9 @@ def cmd_ping(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     latency = (time.perf_counter() - started) * 1000
     version = ".".join(map(str, server_version(client))) or "unknown"
     warnings = _warnings(client)
-    if args.json:
-        show.print_json(out, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
-                          "latency_ms": round(latency, 3), "warnings": warnings})
-    else:
-        out.write(f"PONG from Redis {version} at {redact(args.redis_url)} in {latency:.2f} ms\n")
+    show.answer(out, args.json, {"ok": True, "url": redact(args.redis_url), "redis_version": version,
+                                 "latency_ms": round(latency, 3), "warnings": warnings},
+                f"PONG from Redis {version} at {redact(args.redis_url)} in {latency:.2f} ms\n")
     return 0
 
 

@@ -62,10 +62,9 @@ def cmd_steer(args: argparse.Namespace, client: Any, out: TextIO) -> int:
             getattr(table, args.action)(args.name)
     except UnknownSchedule as error:
         raise Failure(str(error)) from None
-    if args.json:
-        show.print_json(out, {"name": args.name, args.action: True, **({"id": job_id} if args.action == "run" else {})})
-    elif args.action == "run":
-        out.write(f"enqueued {job_id} for schedule {args.name}\n")
+    if args.action == "run":
+        show.answer(out, args.json, {"name": args.name, "run": True, "id": job_id},
+                    f"enqueued {job_id} for schedule {args.name}\n")
     else:
-        out.write(f"{args.action}d schedule {args.name}\n")
+        show.answer(out, args.json, {"name": args.name, args.action: True}, f"{args.action}d schedule {args.name}\n")
     return 0

@@ -89,20 +89,14 @@ def cmd_job_show(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     info = Queue(client, args.prefix).job(args.id)
     if info.state == "unknown":
         raise Failure(f"unknown job {args.id!r} in queue {args.prefix!r}")
-    if args.json:
-        show.print_json(out, info.as_dict())
-    else:
-        out.write(show.render_job(info, clock.now()))
+    show.answer(out, args.json, info.as_dict(), show.render_job(info, clock.now()))
     return 0
 
 
 def cmd_job_cancel(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     if not Queue(client, args.prefix).cancel(args.id):
         raise Failure(f"no queued or running job {args.id!r} in queue {args.prefix!r}")
-    if args.json:
-        show.print_json(out, {"id": args.id, "cancelled": True})
-    else:
-        out.write(f"cancelled {args.id}\n")
+    show.answer(out, args.json, {"id": args.id, "cancelled": True}, f"cancelled {args.id}\n")
     return 0
 
 
@@ -112,10 +106,8 @@ def cmd_delete(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     missing: List[str] = []
     for job_id in dict.fromkeys(args.ids):
         (cancelled if queue.cancel(job_id) else missing).append(job_id)
-    if args.json:
-        show.print_json(out, {"cancelled": cancelled, "not_found": missing})
-    else:
-        out.write("".join(f"cancelled {job_id}\n" for job_id in cancelled))
+    show.answer(out, args.json, {"cancelled": cancelled, "not_found": missing},
+                "".join(f"cancelled {job_id}\n" for job_id in cancelled))
     if missing:
         raise Failure(f"no queued or running job in queue {args.prefix!r}: {', '.join(missing)}")
     return 0
@@ -163,10 +155,8 @@ def cmd_run_now(args: argparse.Namespace, client: Any, out: TextIO) -> int:
             pipe.zscore(queue.keys.delayed, job_id)
         missing = [job_id for job_id, due in zip(ids, pipe.execute()) if due is None]
         moved = queue.control.run_now([job_id for job_id in ids if job_id not in missing])
-    if args.json:
-        show.print_json(out, {"run_now": moved, "not_delayed": missing})
-    else:
-        out.write(f"moved {moved} delayed jobs of {args.prefix} to the front of the ready list\n")
+    show.answer(out, args.json, {"run_now": moved, "not_delayed": missing},
+                f"moved {moved} delayed jobs of {args.prefix} to the front of the ready list\n")
     if missing:
         raise Failure(f"not in the delayed set of {args.prefix}: {', '.join(missing)}")
     return 0
@@ -195,10 +185,8 @@ def cmd_pause(args: argparse.Namespace, client: Any, out: TextIO) -> int:
         queue.pause()
     else:
         queue.resume()
-    if args.json:
-        show.print_json(out, {"prefix": args.prefix, "paused": args.pause})
-    else:
-        out.write(f"{'paused' if args.pause else 'resumed'} {args.prefix}\n")
+    show.answer(out, args.json, {"prefix": args.prefix, "paused": args.pause},
+                f"{'paused' if args.pause else 'resumed'} {args.prefix}\n")
     return 0
 
 
@@ -206,10 +194,7 @@ def cmd_forget(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     if not Queue(client, args.name).control.forget():
         raise Failure(f"queue {args.name!r} still has jobs or workers; purge it first "
                       "(gjobs purge --yes, and gjobs dead purge --all for its dead jobs)")
-    if args.json:
-        show.print_json(out, {"prefix": args.name, "forgotten": True})
-    else:
-        out.write(f"forgot queue {args.name}\n")
+    show.answer(out, args.json, {"prefix": args.name, "forgotten": True}, f"forgot queue {args.name}\n")
     return 0
 
 
@@ -217,8 +202,5 @@ def cmd_purge(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     if not args.yes:
         raise UsageError(f"purge removes every ready and delayed job of {args.prefix!r}; add --yes")
     removed = Queue(client, args.prefix).control.purge()
-    if args.json:
-        show.print_json(out, {"prefix": args.prefix, "purged": removed})
-    else:
-        out.write(f"purged {removed} jobs of {args.prefix}\n")
+    show.answer(out, args.json, {"prefix": args.prefix, "purged": removed}, f"purged {removed} jobs of {args.prefix}\n")
     return 0

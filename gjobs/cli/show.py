@@ -158,3 +158,11 @@ def listed_json(entry: Any, delayed: bool) -> Dict[str, Any]:
 
 def print_json(out: TextIO, value: Any) -> None:
     out.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+
+
+def answer(out: TextIO, as_json: bool, value: Any, said: str) -> None:
+    """What a command did: ``value`` as JSON with ``--json``, else ``said`` (lines for people)."""
+    if as_json:
+        print_json(out, value)
+    else:
+        out.write(said)
