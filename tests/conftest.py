@@ -15,7 +15,7 @@ import fakeredis  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
 
-from gjobs import Server  # noqa: E402
+from gjobs import Queue, Server  # noqa: E402
 from gjobs.cli import admin  # noqa: E402
 from gjobs.embedded import RedisProcess  # noqa: E402
 
@@ -47,6 +47,12 @@ def fake_client():
 def client(request):
     """Each behaviour test runs once on a real redis-server and once on fakeredis."""
     return request.getfixturevalue(f"{request.param}_client")
+
+
+@pytest.fixture
+def queue(client, prefix):
+    """This test's queue on this test's client (real Redis or fakeredis)."""
+    return Queue(client, prefix)
 
 
 @pytest.fixture

@@ -15,11 +15,6 @@ from tests.fault_delegates import ROOT
 from tests.helpers import wait_for
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
-
-
 def bury(queue, job, when=None, error=None):
     """Enqueue ``job`` and kill it as a worker does: fetched (one attempt), then buried."""
     job_id = queue.enqueue(job)

@@ -14,11 +14,6 @@ from .helpers import wait_for
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix=prefix)
-
-
 def schedule(client, queue, count, due):
     """``count`` ids due at ``due``, written straight into the delayed set (no payloads needed)."""
     ids = [f"job-{n}" for n in range(count)]

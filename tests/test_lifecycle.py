@@ -15,11 +15,6 @@ from gjobs.tasks import TaskRegistry, TaskRunner
 from .helpers import Gated, wait_for
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
-
-
 def boom(job):
     raise RuntimeError(f"job {job['n']} failed")
 

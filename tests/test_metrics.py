@@ -4,22 +4,15 @@ parsed back with prometheus_client's own parser."""
 import time
 
 import gevent
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gjobs import counts
 from gjobs.metrics import GJobsCollector
 from gjobs.processing_list import ProcessingList
-from gjobs.queue import Queue
 from gjobs.worker_registry import WorkerRegistry
 
 from .helpers import wait_for
-
-
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
 
 
 def scrape(client, prefix):

@@ -50,11 +50,6 @@ def boom(job):
 
 
 @pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
-
-
-@pytest.fixture
 def installed():
     """Middleware installed for the process, removed at the end of the test."""
     before = list(middleware.installed)

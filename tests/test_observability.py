@@ -12,7 +12,6 @@ from sentry_sdk.transport import Transport
 from gjobs import middleware
 from gjobs.contrib.opentelemetry import OpenTelemetryMiddleware
 from gjobs.contrib.sentry import SentryMiddleware
-from gjobs.queue import Queue
 
 from .helpers import wait_for
 
@@ -34,11 +33,6 @@ def sentry():
     sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", transport=transport, default_integrations=False)
     yield transport
     sentry_sdk.init(dsn=None)
-
-
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
 
 
 def fail_always(job):

@@ -15,11 +15,6 @@ INTERVAL = 5.0
 
 
 @pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix=prefix)
-
-
-@pytest.fixture
 def worker(client, queue):
     return ProcessingList(client, queue.keys, "w1")
 

@@ -13,11 +13,6 @@ from gjobs.queue import ENQUEUE_CHUNK
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix=prefix)
-
-
 def keyspace(client, prefix):
     return client.keys(f"*{prefix}*")
 

@@ -33,11 +33,6 @@ def boom(job):
     raise RuntimeError("boom")
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
-
-
 # -- the backoff ------------------------------------------------------------------------------
 
 

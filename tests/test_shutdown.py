@@ -16,11 +16,6 @@ from tests.fault_delegates import WorkerProcess
 from tests.helpers import Gated, wait_for
 
 
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
-
-
 def leftovers(queue, worker_id):
     """Every trace of ``worker_id`` in Redis: keys named after it, registry and info entries."""
     traces = [key for key in queue.client.scan_iter(match=f"{queue.keys.tag}*") if worker_id.encode() in key]

@@ -3,13 +3,7 @@
 import pytest
 
 from gjobs import testing
-from gjobs.queue import Queue
 from gjobs.tasks import Task, TaskRegistry, TaskRunner
-
-
-@pytest.fixture
-def queue(client, prefix):
-    return Queue(client, prefix)
 
 
 @pytest.fixture
