@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, Optional
+from typing import Any, List, Optional, Sequence
 
 import redis
 
@@ -77,3 +77,16 @@ def load_delegate(path: str) -> Any:
     if not callable(getattr(target, "call", None)) and not callable(target):
         raise UsageError(f"{path} is neither callable nor has a call(job) method")
     return target
+
+
+def task_worker_argv(url: str, prefix: str, args: Sequence[str], flags: Sequence[str] = ()) -> List[str]:
+    """The ``gjobs-worker`` command line of a framework's worker command (``flask gjobs worker``,
+    ``manage.py gjobs_worker``): the task runner on the app's Redis and queue, then ``flags`` (its
+    settings), then ``args``, the command's own, which win: ``--redis-url`` and ``--prefix`` are
+    left out when ``args`` give theirs (or name queues with ``--queue``)."""
+    argv = ["gjobs:TaskRunner"]
+    if not any(arg.startswith("--redis-url") for arg in args):
+        argv += ["--redis-url", url]
+    if not any(arg.startswith(("--prefix", "--queue")) for arg in args):
+        argv += ["--prefix", prefix]
+    return [*argv, *flags, *args]

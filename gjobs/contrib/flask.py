@@ -18,6 +18,7 @@ from typing import Any, ContextManager, List, Optional, Sequence
 import click
 from flask import Flask
 
+from ..cli.common import task_worker_argv
 from ..connection import DEFAULT_URL
 from ..middleware import JobContext, Middleware, installed, use
 from ..queue import Queue
@@ -73,12 +74,7 @@ def worker_argv(extension: GJobs, args: Sequence[str]) -> List[str]:
     """The ``gjobs-worker`` command line for ``flask gjobs worker ARGS``: the task runner, and the
     app's Redis and queue unless ARGS name their own."""
     _, queue = extension._ready()
-    argv = ["gjobs:TaskRunner"]
-    if not any(arg.startswith("--redis-url") for arg in args):
-        argv += ["--redis-url", extension.url]
-    if not any(arg.startswith(("--prefix", "--queue")) for arg in args):
-        argv += ["--prefix", queue.prefix]
-    return argv + list(args)
+    return task_worker_argv(extension.url, queue.prefix, args)
 
 
 def _commands(extension: GJobs) -> click.Group:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Dict, Iterator, List, Optional
 
+from ...cli.common import task_worker_argv
 from ...middleware import JobContext, Middleware
 
 
@@ -71,16 +72,14 @@ def worker_argv(args: Any) -> List[str]:
     """The ``gjobs-worker`` command line for ``manage.py gjobs_worker ARGS``: the task runner, the
     setting's Redis, queue and worker options (as flags), then ARGS, which win."""
     chosen = settings()
-    argv = ["gjobs:TaskRunner", "--redis-url", queue_url(chosen)]
-    if not any(arg.startswith(("--prefix", "--queue")) for arg in args):
-        argv += ["--prefix", chosen.get("prefix", "gjobs")]
+    flags: List[str] = []
     for name, value in chosen.get("worker", {}).items():
         flag = "--" + name.replace("_", "-")
         if value is True:
-            argv.append(flag)
+            flags.append(flag)
         elif value is not False and value is not None:
-            argv += [flag, str(value)]
-    return argv + list(args)
+            flags += [flag, str(value)]
+    return task_worker_argv(queue_url(chosen), str(chosen.get("prefix", "gjobs")), args, flags)
 
 
 def queue_url(chosen: Dict[str, Any]) -> str:
