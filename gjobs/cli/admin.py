@@ -4,10 +4,11 @@
 ``gjobs dead list|show|retry|purge``, ``gjobs workers``, ``gjobs ping``, and to follow and steer
 jobs (see :mod:`gjobs.cli.jobs`): ``gjobs job show|cancel ID``, ``gjobs ready list|delete``,
 ``gjobs delayed list|run-now|delete``, ``gjobs pause|resume``, ``gjobs queues forget NAME`` and
-``gjobs purge --yes``; and the periodic jobs (see :mod:`gjobs.cli.cron`): ``gjobs cron
-list|run|pause|resume``. Every subcommand takes ``--redis-url`` (default ``$REDIS_URL``),
-``--prefix`` (but ``queues forget``, which names its queue) and ``--json``; output is a table for
-people, or JSON for scripts. Listings are paged (``--limit``, ``--offset``): none reads a whole
+``gjobs purge --yes``; the periodic jobs (see :mod:`gjobs.cli.cron`): ``gjobs cron
+list|run|pause|resume``; and the dashboard, ``gjobs web`` (see :mod:`gjobs.cli.web`). Every
+subcommand takes ``--redis-url`` (default ``$REDIS_URL``), ``--prefix`` (but ``queues forget``,
+which names its queue) and ``--json`` (but ``web``); output is a table for people, or JSON for
+scripts. Listings are paged (``--limit``, ``--offset``): none reads a whole
 list. ``stats`` and ``workers`` show every queue a worker has started on (the registry at
 :data:`gjobs.keys.QUEUES`) unless ``--prefix`` names some. Errors are one line on stderr: exit
 status 2 for bad input (``purge`` without ``--yes``), 1 when Redis cannot be reached or refuses,
@@ -15,7 +16,8 @@ or the command cannot do what was asked (an unknown job id, a queue still in use
 ``stats`` warn on stderr (``gjobs: warning: ...``, never on stdout, so ``--json`` stays
 parseable) when Redis may evict keys, queued jobs included. Passwords in URLs are never printed.
 
-It needs no gevent: it is a plain synchronous client, like a cron script.
+It needs no gevent (but ``gjobs web``, which serves browsers): it is a plain synchronous client,
+like a cron script.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import redis
 
 import gjobs
 from gjobs import clock
-from gjobs.cli import cron, jobs, show
+from gjobs.cli import cron, jobs, show, web
 from gjobs.cli.common import Failure, UsageError, redis_url
 from gjobs.cli.types import non_negative_int, positive_float, positive_int, queue_name
 from gjobs.coder import load_for_showing, parse_time
@@ -86,9 +88,10 @@ def _time(text: str) -> float:
 # -- the parser -------------------------------------------------------------------------------
 
 
-def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False, prefix: bool = True) -> None:
-    """``--redis-url``, ``--json`` and ``--prefix`` (repeatable with ``many_prefixes``; none
-    without ``prefix``, for a command that names its queue)."""
+def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False, prefix: bool = True,
+            json: bool = True) -> None:
+    """``--redis-url``, ``--json`` (unless ``json`` is False) and ``--prefix`` (repeatable with
+    ``many_prefixes``; none without ``prefix``, for a command that names its queue)."""
     parser.add_argument("--redis-url", default=None, metavar="URL",
                         help=f"Redis to use (default: $REDIS_URL, else {DEFAULT_URL})")
     if many_prefixes:
@@ -96,7 +99,8 @@ def _common(parser: argparse.ArgumentParser, many_prefixes: bool = False, prefix
                             help="queue to show (repeatable; default: every queue a worker has started on)")
     elif prefix:
         parser.add_argument("--prefix", default="gjobs", type=queue_name, help="queue name (default: gjobs)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if json:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs.register(commands, _common)
     cron.register(commands, _common)
+    web.register(commands, _common)
     return parser
 
 

@@ -53,7 +53,7 @@ def render_job(info: Any, now: float) -> str:
         ("started", moment(info.started_at, now) if info.started_at or info.state != "running" else "moments ago"),
         ("died" if info.state == "dead" else "finished", moment(info.finished_at, now)),
         ("ran for", None if info.ran_for is None else age(info.ran_for)),
-        ("progress", _progress(progress, now) if progress else None),
+        ("progress", progress_line(progress, now) if progress else None),
         ("error", error_line(error) if info.error else None),
         ("result", "kept" if info.result_kept else None),
     ]
@@ -86,7 +86,8 @@ def _position(info: Any) -> Optional[str]:
     return "next to run" if info.position == 0 else f"{info.position} jobs ahead of it"
 
 
-def _progress(progress: Dict[str, Any], now: float) -> str:
+def progress_line(progress: Dict[str, Any], now: float) -> str:
+    """A running job's progress: share done, note, and how long ago it was reported."""
     done = progress.get("done")
     parts = [f"{done * 100:.0f}%" if isinstance(done, (int, float)) else "?"]
     if progress.get("note"):
