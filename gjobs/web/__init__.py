@@ -5,6 +5,6 @@ Prometheus metrics beside them (``pip install 'gjobs[web]'``).
 gunicorn or for mounting in a Flask or Django project (see README "Dashboard and metrics").
 """
 
-from .app import Dashboard, app
+from .dashboard import Dashboard, app
 
 __all__ = ["Dashboard", "app"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
+import gjobs.web.chart as chart
+
 from .. import counts
 from ..cli.show import age, job_text, progress_line, when
 from ..ids import enqueued_at
 from ..keys import QUEUES, text
 from ..queue import Queue
-from . import chart
 
 #: Jobs per page of a listing.
 PAGE = 20

@@ -19,10 +19,13 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+import gjobs.web.actions as actions
+import gjobs.web.pages as pages
+import gjobs.web.security as security
+
 from ..connection import connect, redact
 from ..keys import Keys
 from ..queue import Queue
-from . import actions, pages, security
 
 logger = logging.getLogger("gjobs")
 
