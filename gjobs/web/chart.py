@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List
 
 #: The chart's size in SVG units; the stylesheet scales it to the page's width.
-WIDTH = 600
-HEIGHT = 120
+WIDTH = 1200
+HEIGHT = 160
 #: Room at the bottom for the time labels.
-AXIS = 16
+AXIS = 18
 
 
 @dataclass

@@ -134,7 +134,7 @@ def job(queue: Queue, job_id: str, now: float) -> Dict[str, Any]:
         ("enqueued", info.enqueued_at), ("due", info.due_at),
         ("position", None if info.position is None else str(info.position)),
         ("worker", info.worker or (info.error or {}).get("worker")),
-        ("started", info.started_at), ("finished", info.finished_at),
+        ("started", info.started_at), ("died" if info.state == "dead" else "finished", info.finished_at),
         ("ran-for", None if info.ran_for is None else age(info.ran_for)),
         ("progress", progress_line(info.progress, now) if info.progress else None),
         ("result", "kept" if info.result_kept else None),
