@@ -33,6 +33,9 @@ logger = logging.getLogger("gjobs")
 DEFAULT_REFRESH = 3.0
 #: The cookie that carries the outcome of an action to the page after the redirect.
 FLASH_COOKIE = "gjobs_flash"
+#: The largest offset a listing is asked for: past any list's end, and within the 64-bit
+#: integers Redis takes for a range (a larger one would fail as a Redis error).
+MAX_OFFSET = 10**15
 STATIC = {"gjobs.css": "text/css; charset=utf-8", "gjobs.js": "text/javascript; charset=utf-8"}
 
 _RULES = [
@@ -54,7 +57,8 @@ _RULES = [
     Rule("/queues/<queue>/<any(ready, delayed):part>/delete", endpoint="delete", methods=["POST"]),
     Rule("/queues/<queue>/delayed/run-now", endpoint="run-now", methods=["POST"]),
     Rule("/queues/<queue>/jobs/<path:job_id>/cancel", endpoint="cancel", methods=["POST"]),
-    Rule("/queues/<queue>/schedules/<schedule>/<any(run, pause, resume):verb>", endpoint="schedule",
+    # A schedule's name is any string: "reports/daily" too.
+    Rule("/queues/<queue>/schedules/<path:schedule>/<any(run, pause, resume):verb>", endpoint="schedule",
          methods=["POST"]),
 ]
 
@@ -77,7 +81,8 @@ class Dashboard:
         self.read_only = read_only
         self.refresh = refresh
         self.label = redact(label)
-        self.urls = Map(_RULES)
+        # A copy of each rule: a Rule binds to one Map, and a process may hold several dashboards.
+        self.urls = Map([rule.empty() for rule in _RULES])
         self.templates = Environment(loader=PackageLoader("gjobs.web", "templates"),
                                      autoescape=select_autoescape(default=True, default_for_string=True))
         self._collector: Any = None
@@ -264,9 +269,10 @@ class Dashboard:
 
 
 def offset(request: Request, name: str) -> int:
-    """A listing's offset from the query (0 when missing or not a number)."""
+    """A listing's offset from the query (0 when missing or not a number), at most :data:`MAX_OFFSET`."""
     value = request.args.get(name, "0")
-    return int(value) if value.isdigit() else 0
+    # isdigit() alone admits "²", which int() refuses.
+    return min(int(value), MAX_OFFSET) if value.isascii() and value.isdigit() else 0
 
 
 def app(url_or_client: Any = "redis://localhost:6379/0", prefixes: Optional[Iterable[str]] = None,
