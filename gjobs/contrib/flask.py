@@ -1,5 +1,5 @@
-"""Flask: ``GJobs(app)`` (or ``GJobs().init_app(app)``), jobs run in an app context, and
-``flask gjobs worker``.
+"""Flask: ``GJobs(app)`` (or ``GJobs().init_app(app)``), jobs run in an app context,
+``flask gjobs worker``, and the dashboard as a blueprint.
 
 The extension reads ``app.config``: ``GJOBS_URL`` (else ``REDIS_URL``, else the local
 default), ``GJOBS_PREFIX`` (``"gjobs"``) and ``GJOBS_WORKER`` (a dict of worker options for
@@ -9,20 +9,28 @@ tasks enqueue there, and every job a worker started through it runs inside
 
 ``flask gjobs worker [gjobs-worker flags]`` runs a worker over the app's registered tasks (the
 modules the app imports; ``--import`` adds others) on the app's Redis and queue.
+
+``jobs.dashboard()`` is a blueprint serving the dashboard (:mod:`gjobs.web`) of the app's Redis
+under the ``url_prefix`` it is registered with, guarded by the app's own check in the
+blueprint's ``before_request`` (see README "Dashboard and metrics").
 """
 
 from __future__ import annotations
 
-from typing import Any, ContextManager, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, List, Optional, Sequence, cast
 
 import click
-from flask import Flask
+from flask import Blueprint, Flask, Response, request
 
 from ..cli.common import task_worker_argv
 from ..connection import DEFAULT_URL
 from ..middleware import JobContext, Middleware, installed, use
 from ..queue import Queue
 from ..tasks import TaskRunner, set_default_queue
+from .mount import mounted_environ
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 
 class AppContext(Middleware):
@@ -64,6 +72,25 @@ class GJobs:
         middleware = [*installed, AppContext(app), *chosen.pop("middleware", [])]  # keeps gjobs.use()'s
         return Worker(TaskRunner(), queue.client, [queue.prefix], queue.coder, middleware=middleware, **chosen)
 
+    def dashboard(self, name: str = "gjobs_dashboard", **options: Any) -> Blueprint:
+        """A blueprint serving the dashboard of the app's Redis, GET and POST, at the ``url_prefix``
+        it is registered with. ``options`` are :func:`gjobs.web.app`'s (``prefixes``: the queues
+        shown, by default every queue a worker has started on; ``read_only``; ``refresh``). It
+        asks for no token of its own: guard it with the blueprint's ``before_request``."""
+        blueprint = Blueprint(name, __name__)
+        made: List["WSGIApplication"] = []
+
+        def serve(path: str) -> Response:
+            if not made:  # on the first request: the app may be bound (init_app) after this call
+                from ..web import app as dashboard_app
+
+                made.append(dashboard_app(self._ready()[1].client, **options))
+            return mounted(made[0], path)
+
+        blueprint.add_url_rule("/", "dashboard", serve, defaults={"path": ""}, methods=["GET", "POST"])
+        blueprint.add_url_rule("/<path:path>", "dashboard", serve, methods=["GET", "POST"])
+        return blueprint
+
     def _ready(self) -> "tuple[Flask, Queue]":
         if self.app is None or self.queue is None:
             raise RuntimeError("GJobs is not bound to an app: call GJobs(app) or init_app(app) first")
@@ -75,6 +102,14 @@ def worker_argv(extension: GJobs, args: Sequence[str]) -> List[str]:
     app's Redis and queue unless ARGS name their own."""
     _, queue = extension._ready()
     return task_worker_argv(extension.url, queue.prefix, args)
+
+
+def mounted(wsgi_app: "WSGIApplication", path: str) -> Response:
+    """``wsgi_app``'s answer to the current request, as if mounted where its URL ends with
+    ``path`` (the view's ``<path:path>``): its links stay under the view's URL. The body goes
+    along as ``request.get_data()`` has it: a guard that reads ``request.form`` first leaves none."""
+    environ = mounted_environ(request.environ, request.root_path + request.path, path, request.get_data())
+    return cast(Response, Response.from_app(wsgi_app, environ))  # from_app makes a cls, typed as werkzeug's
 
 
 def _commands(extension: GJobs) -> click.Group:
