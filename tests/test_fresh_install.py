@@ -38,7 +38,7 @@ def literal_commands(text, start):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """A virtualenv with the package installed by the README's own command, from a copy of this
-    checkout; returns the environment that puts its bin first."""
+    checkout; returns the environment that puts its bin first, and the copy."""
     base = tmp_path_factory.mktemp("fresh")
     source = base / "gjobs-src"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
@@ -53,10 +53,11 @@ def installed(tmp_path_factory):
     [install] = [line for line in literal_commands(section("A five-minute tour"), "pip install")]
     ran = subprocess.run(["bash", "-c", install], cwd=source, env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
-    return env
+    return env, source
 
 
 def test_the_five_minute_tour_runs_as_written(installed, redis_process, tmp_path):
+    installed, _ = installed
     text = section("A five-minute tour")
     tasks_py, app_py, conf_py = indented_blocks(text)
     (tmp_path / "tasks.py").write_text(tasks_py)
@@ -91,6 +92,7 @@ def test_the_five_minute_tour_runs_as_written(installed, redis_process, tmp_path
 
 
 def test_a_first_worker_runs_as_written(installed, redis_process, tmp_path):
+    installed, _ = installed
     text = section("A first worker")
     jobs_py, enqueue_py = indented_blocks(text)
     assert jobs_py.startswith("# app/jobs.py") and enqueue_py.startswith("# enqueue.py")
@@ -105,3 +107,31 @@ def test_a_first_worker_runs_as_written(installed, redis_process, tmp_path):
     ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert "WARNING app: welcome mail to ann@example.com" in ran.stderr
+
+
+def test_the_dashboard_installs_and_serves_as_written(installed, redis_process, tmp_path):
+    env, source = installed
+    text = section("Dashboard and metrics")
+    [install] = literal_commands(text, "pip install")
+    ran = subprocess.run(["bash", "-c", install], cwd=source, env=env, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    [serve] = literal_commands(text, "gjobs web --")
+    port = free_port()
+    log = tmp_path / "web.log"
+    command = serve.replace(README_URL, redis_process.url).split() + ["--bind", f"127.0.0.1:{port}"]
+    with open(log, "wb") as out:
+        web = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "login?token=" in log.read_text(), timeout=30, message="gjobs web to start")
+
+        def get(path):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+
+        status, page = get("/")
+        assert status == 200 and 'id="queues"' in page, page[:500]
+        assert get("/static/gjobs.js")[0] == 200
+        assert "# HELP gjobs_ready " in get("/metrics")[1]
+    finally:
+        web.send_signal(signal.SIGTERM)
+        assert web.wait(30) == 0, log.read_text()

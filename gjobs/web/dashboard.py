@@ -259,7 +259,7 @@ class Dashboard:
 
     def local(self, request: Request, target: Optional[str]) -> Optional[str]:
         """``target`` if it is a path under the mount point (never another site), else None."""
-        if not target or not target.startswith(self.root(request)) or target.startswith("//"):
+        if not target or not target.startswith(quote(self.root(request))) or target.startswith("//"):
             return None
         # Browsers drop tabs and newlines from a Location and read a backslash as a slash, so
         # "/\t/evil.example" would leave the site: a target with any of them is refused.
