@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+#: What a queue's name (its prefix) may be.
+VALID_PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
 #: set: the names (prefixes) of the queues a worker has ever started on, so that ``gjobs stats``
 #: finds every queue without scanning the keyspace. It belongs to no queue, so it is the one key
@@ -70,7 +71,7 @@ class Keys:
     )
 
     def __init__(self, prefix: str = "gjobs") -> None:
-        if not isinstance(prefix, str) or not _VALID_PREFIX.match(prefix):
+        if not isinstance(prefix, str) or not VALID_PREFIX.match(prefix):
             raise ValueError(
                 f"invalid queue prefix {prefix!r}: use letters, digits and _ . : - only"
             )

@@ -392,6 +392,34 @@ def test_an_action_on_an_unknown_queue_is_404(web):
     assert web.post("/queues/no-such-queue/pause", {}).status_code == 404
 
 
+def test_an_action_on_an_unknown_queue_without_login_is_refused_not_404(client, known):
+    browser = Browser(Dashboard(client, auth=TOKEN))
+    browser.get("/")  # the CSRF cookie, as a visitor has it
+    refused = browser.post("/queues/no-such-queue/pause", {})
+    assert refused.status_code == 403  # not 404: who may not act does not learn which queues exist
+    assert "log in first" in refused.get_data(as_text=True)
+
+
+def test_a_name_no_queue_can_have_in_the_set_of_queues_is_left_out(web, client, prefix):
+    client.sadd(QUEUES, "has space")
+    try:
+        page = web.page("/")
+        assert page.response.status_code == 200
+        assert page.all("tr", data_queue="has space") == []
+        assert page.all("tr", data_queue=prefix) != []
+    finally:
+        client.srem(QUEUES, "has space")
+
+
+def test_a_deleted_ready_job_shows_as_deleted_with_no_button_until_a_worker_drops_it(web, queue, here):
+    doomed = queue.enqueue({"n": 1})
+    queue.cancel(doomed)
+    page = web.page(here)
+    [row] = page.all("tr", within="ready", data_job=doomed)
+    assert "deleted" in row.text
+    assert [e for e in page.all("button", data_action="delete") if row in e.parents] == []
+
+
 def test_a_queue_not_among_the_prefixes_is_404_though_a_worker_started_on_it(client, known, here, prefix):
     browser = Browser(Dashboard(client, [f"{prefix}-other"]))
     assert browser.get(here).status_code == 404

@@ -147,6 +147,12 @@ class Dashboard:
     # -- actions ------------------------------------------------------------------------------------
 
     def act(self, request: Request, endpoint: str, values: Dict[str, str]) -> Response:
+        try:
+            # First, so that whoever may not act learns nothing, not even which queues exist.
+            security.check_action(request, self.auth, self.read_only)
+        except security.Refused as refused:
+            logger.warning("dashboard: refused %s %s: %s", request.method, request.path, refused)
+            return self.render(request, "error.html", {"refused": str(refused)}, status=403)
         found = self.queue(values["queue"])
         form = request.form.copy()
         if "job_id" in values:
@@ -155,11 +161,7 @@ class Dashboard:
             form["schedule"] = values["schedule"]
             endpoint = f"schedule-{values['verb']}"
         try:
-            security.check_action(request, self.auth, self.read_only)
             said = actions.ACTIONS[endpoint](found, form)
-        except security.Refused as refused:
-            logger.warning("dashboard: refused %s %s: %s", request.method, request.path, refused)
-            return self.render(request, "error.html", {"refused": str(refused)}, status=403)
         except actions.BadForm as bad:
             return self.render(request, "error.html", {"message": str(bad)}, status=400)
         logger.info("dashboard: %s", said)

@@ -16,7 +16,7 @@ import gjobs.web.chart as chart
 from .. import counts
 from ..cli.show import age, job_text, progress_line, when
 from ..ids import enqueued_at
-from ..keys import QUEUES, text
+from ..keys import QUEUES, VALID_PREFIX, text
 from ..queue import Queue
 
 #: Jobs per page of a listing.
@@ -27,7 +27,8 @@ def queue_names(client: Any, prefixes: Optional[List[str]]) -> List[str]:
     """The queues shown: those given, else every queue a worker has started on."""
     if prefixes is not None:
         return list(prefixes)
-    return sorted(text(name) for name in client.smembers(QUEUES))
+    # A name no queue can have (written by hand into the set) is not a queue: leave it out.
+    return sorted(name for name in map(text, client.smembers(QUEUES)) if VALID_PREFIX.match(name))
 
 
 def redis_now(client: Any) -> float:
@@ -85,6 +86,8 @@ def listing(queue: Queue, part: str, offset: int, now: float) -> Dict[str, Any]:
     rows = []
     for entry in read(PAGE, offset):
         row = describe(entry.id, entry.job)
+        # A cancelled (deleted) ready job keeps its place until a worker reaches it and drops it.
+        row["gone"] = entry.job is None
         if entry.due_at is not None:
             row["due"] = describe_time(entry.due_at, now)
         else:
