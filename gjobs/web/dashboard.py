@@ -36,6 +36,8 @@ FLASH_COOKIE = "gjobs_flash"
 #: The largest offset a listing is asked for: past any list's end, and within the 64-bit
 #: integers Redis takes for a range (a larger one would fail as a Redis error).
 MAX_OFFSET = 10**15
+#: Seconds a dashboard made from a URL waits for Redis to connect or answer.
+REDIS_TIMEOUT = 10.0
 STATIC = {"gjobs.css": "text/css; charset=utf-8", "gjobs.js": "text/javascript; charset=utf-8"}
 
 _RULES = [
@@ -279,7 +281,9 @@ def offset(request: Request, name: str) -> int:
 
 def app(url_or_client: Any = "redis://localhost:6379/0", prefixes: Optional[Iterable[str]] = None,
         **options: Any) -> Dashboard:
-    """A :class:`Dashboard` on a Redis URL (Cluster and Sentinel URLs too) or a redis-py client."""
+    """A :class:`Dashboard` on a Redis URL (Cluster and Sentinel URLs too; a page fails after
+    :data:`REDIS_TIMEOUT` seconds of silence rather than hang) or a redis-py client."""
     if isinstance(url_or_client, str):
-        return Dashboard(connect(url_or_client), prefixes, label=url_or_client, **options)
+        client = connect(url_or_client, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+        return Dashboard(client, prefixes, label=url_or_client, **options)
     return Dashboard(url_or_client, prefixes, **options)
