@@ -60,6 +60,9 @@ class WorkerRegistry:
             self.keys.dead_errors,
             self.keys.buried,
             self.keys.minute(minute_of(now)),
+            self.keys.progress,
+            self.keys.unique,
+            self.keys.unique_of,
         ]
         args = [worker_id, repr(before), max_attempts, MOVE_BATCH, repr(now), json.dumps(error), BUCKET_TTL]
         requeued = buried = 0

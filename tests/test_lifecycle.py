@@ -11,6 +11,7 @@ import gjobs
 from gjobs import Buffer, JobCancelled, JobFailed, Queue, UnknownJob
 from gjobs.processing_list import ProcessingList
 from gjobs.tasks import TaskRegistry, TaskRunner
+from gjobs.worker_registry import WorkerRegistry
 
 from .helpers import Gated, wait_for
 
@@ -266,6 +267,16 @@ def test_a_unique_key_is_released_when_its_job_dies_or_is_cancelled(make_server,
     assert later != dead
     queue.cancel(later)
     assert queue.enqueue_in({"n": 3, "unique_key": "k"}, 60) not in (dead, later)
+
+
+def test_a_unique_key_is_released_when_its_job_is_buried_with_a_lost_worker(queue, client):
+    first = queue.enqueue({"n": 1, "unique_key": "k"})
+    registry = WorkerRegistry(client, queue.keys)
+    registry.beat("lost", 1.0, {})  # its last beat, long ago
+    ProcessingList(client, queue.keys, "lost").fetch(1)  # its one attempt, spent when it vanished
+    registry.recover("lost", time.time(), 1, time.time(), {"type": "WorkerLost", "message": "gone"})
+    assert queue.job(first).state == "dead"
+    assert queue.enqueue({"n": 2, "unique_key": "k"}) != first
 
 
 def test_a_unique_key_is_released_after_its_hold(queue):

@@ -1,5 +1,6 @@
 -- recover: give the jobs of a worker that stopped heartbeating back to the ready list, at most
--- ARGV[4] per call; once its pending list is empty, forget the worker.
+-- ARGV[4] per call; once its pending list is empty, forget the worker. A job out of attempts is
+-- buried instead, as bury.lua buries: its progress goes and its unique key is released.
 --
 -- KEYS[1]  worker registry   ({prefix}:workers)        worker -> last heartbeat, epoch seconds
 -- KEYS[2]  worker info hash  ({prefix}:workers:info)   worker -> JSON (host, pid, started, ...)
@@ -10,6 +11,9 @@
 -- KEYS[7]  dead errors hash  ({prefix}:dead:errors)
 -- KEYS[8]  buried counter    ({prefix}:buried)
 -- KEYS[9]  this minute       ({prefix}:minute:N)      counts of the minute (see gjobs/counts.py)
+-- KEYS[10] progress hash     ({prefix}:progress)
+-- KEYS[11] unique keys       ({prefix}:unique)
+-- KEYS[12] unique key of id  ({prefix}:unique:of)
 -- ARGV[1]  the worker's id
 -- ARGV[2]  stale before: a worker whose last beat is at or after this is alive and left alone
 -- ARGV[3]  max attempts (0 = unlimited): a job that has used them all is buried, not requeued
@@ -35,6 +39,10 @@ if ids then
     if max > 0 and attempts >= max then
       redis.call('ZADD', KEYS[6], tonumber(ARGV[5]), id)
       redis.call('HSET', KEYS[7], id, ARGV[6])
+      redis.call('HDEL', KEYS[10], id)
+      local key = redis.call('HGET', KEYS[12], id)
+      if key and redis.call('HGET', KEYS[11], key) == id then redis.call('HDEL', KEYS[11], key) end
+      redis.call('HDEL', KEYS[12], id)
       buried = buried + 1
     else
       redis.call('RPUSH', KEYS[4], id)
