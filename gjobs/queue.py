@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union, 
 
 from . import middleware as _middleware
 from . import reserved
+from .batch_enqueue import BatchEnqueue
 from .coder import DEFAULT, load_for_showing, parse_time
 from .connection import NotReplicatedError, connect, is_cluster, node_client
 from .control import Control
@@ -83,7 +84,7 @@ class Queue:
         self.delayed_jobs = DelayedJobs(client, self.keys)
         self.dead_set = DeadSet(client, self.keys)
         self.registry = WorkerRegistry(client, self.keys)
-        self._singular = Singular(client, self.keys)
+        self._singular, self._batch = Singular(client, self.keys), BatchEnqueue(client, self.keys)
         #: Following jobs by id (see :mod:`gjobs.lookup`).
         self.lookup = Lookup(client, self.keys, coder)
         #: The operator's actions: cancel, pause, listings, purge (see :mod:`gjobs.control`).
@@ -175,7 +176,7 @@ class Queue:
     def _one(self, job: Dict[str, Any], prepared: Tuple[str, Optional[Due], bytes], job_id: Optional[str]) -> str:
         unique = job.get("unique_key")
         if job_id is None and unique is None:
-            return self._write([prepared])[0]
+            return self._batch.add(prepared) if not self.wait_replicas else self._write([prepared])[0]  # WAIT: alone
         if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_ID_LENGTH):
             raise ValueError(f"a job id must be a string of 1 to {MAX_ID_LENGTH} characters, not {job_id!r}")
         new, due, payload = prepared
