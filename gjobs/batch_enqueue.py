@@ -62,7 +62,10 @@ class BatchEnqueue:
         self._coalescer: Coalescer[Prepared] = Coalescer(self._write, BATCH_JOBS, BATCH_BYTES, self._held.release)
 
     def add(self, prepared: Prepared) -> str:
-        """Store one prepared job; returns its id once Redis holds it, or raises its own error."""
+        """Store one prepared job; returns its id once Redis holds it, or raises its own error.
+        Its id is one gjobs made (:func:`gjobs.ids.new_id`): the script takes ids apart at spaces."""
+        if " " in prepared[0]:
+            raise ValueError(f"a job id to share a call may hold no space, not {prepared[0]!r}")
         size = len(prepared[2])
         if size > ALONE_BYTES:
             error = self._outcomes([prepared], self._script(keys=self._keys, args=self._args([prepared])))[0]
@@ -77,10 +80,15 @@ class BatchEnqueue:
         return self._outcomes(batch, self._held.run(self._script, self._keys, self._args(batch)))
 
     def _args(self, batch: List[Prepared]) -> List[Union[str, bytes]]:
-        args: List[Union[str, bytes]] = [self._wakeup]
-        for job_id, due, payload in batch:
-            args += (job_id, "" if due is None else due if isinstance(due, str) else repr(float(due)), payload)
-        return args
+        """The script's ARGV: ids and dues as one argument each (every argument costs redis-py
+        more to encode and send than the bytes it holds), then the payloads."""
+        ids = " ".join([job_id for job_id, _, _ in batch])
+        if all(due is None for _, due, _ in batch):
+            dues = ""
+        else:
+            dues = " ".join(["-" if due is None else due if isinstance(due, str) else repr(float(due))
+                             for _, due, _ in batch])
+        return [self._wakeup, ids, dues, *[payload for _, _, payload in batch]]
 
     @staticmethod
     def _outcomes(batch: List[Prepared], refused: List[Any]) -> Outcomes:

@@ -172,6 +172,12 @@ def test_a_redis_error_fails_exactly_the_callers_of_its_call_and_writes_none_of_
     assert ready_ids(client, queue) == [] and queue.enqueue(job(6)) in payloads(client, queue)
 
 
+def test_a_script_call_whose_ids_and_payloads_do_not_match_writes_nothing(queue, client):
+    with pytest.raises(redis.ResponseError, match="do not match"):
+        queue._batch._script(keys=queue._batch._keys, args=[queue.keys.wakeup, "a b", "", b"only one"])
+    assert payloads(client, queue) == {} and ready_ids(client, queue) == []
+
+
 def test_a_caller_interrupted_while_queued_writes_nothing(queue, client):
     held = Held(queue)
     first = gevent.spawn(queue.enqueue, job(0))
