@@ -14,15 +14,30 @@ script and sends the call again. A lane serves one caller at a time (greenlet or
 made while another is under way goes through the client's pool, as do all calls on clients
 without a single connection pool (Redis Cluster) and on a lane made with ``direct=False``. The
 connection stays out of the pool until :meth:`Lane.close`.
+
+With hiredis, a lane also packs its commands in one hiredis call. redis-py runs each argument
+through its encoder in Python first, and a settle call carries one argument per job: packing a
+call of 500 ids cost 8,816 instructions an id, 1,477 in one hiredis call (callgrind). The bytes
+are the same: hiredis encodes str as UTF-8 and numbers as ``repr`` does, as redis-py's default
+encoder; a connection that encodes otherwise, and an argument hiredis does not take, go through
+redis-py.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from redis.exceptions import NoScriptError, ResponseError
+
+try:
+    from hiredis import pack_command as _hiredis_pack
+
+    _PACK: Optional[Callable[[Any], bytes]] = _hiredis_pack
+except ImportError:  # no hiredis, or one too old to pack: redis-py packs every command
+    _PACK = None
 
 
 class Lane:
@@ -35,6 +50,7 @@ class Lane:
         self._direct = direct and self._pool is not None
         self._connection: Any = None
         self._pid = 0
+        self._packs = False  # whether hiredis packs for this lane's connection (see _take)
         self._free = threading.Lock()  # held while a call is under way; never waited for
 
     def run(self, script: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
@@ -63,7 +79,11 @@ class Lane:
             if connection is None or self._pid != os.getpid():
                 connection = self._take()
             try:
-                connection.send_command(*command)
+                packed = _packed(command) if self._packs else None
+                if packed is None:
+                    connection.send_command(*command)
+                else:
+                    connection.send_packed_command(packed)
                 return connection.read_response()
             except ResponseError:
                 raise  # the whole reply was read: the connection is fine
@@ -81,6 +101,9 @@ class Lane:
     def _take(self) -> Any:
         self._connection = self._pool.get_connection()
         self._pid = os.getpid()
+        encoder = getattr(self._connection, "encoder", None)
+        self._packs = _PACK is not None and encoder is not None and encoder.encoding_errors == "strict" \
+            and codecs.lookup(encoder.encoding).name == "utf-8"
         return self._connection
 
     def close(self) -> None:
@@ -89,3 +112,15 @@ class Lane:
         self._connection = None
         if connection is not None and self._pid == os.getpid():
             self._pool.release(connection)
+
+
+def _packed(command: Sequence[Any]) -> Optional[List[bytes]]:
+    """``command`` packed by hiredis, or None for arguments it does not take (redis-py then packs
+    them, or refuses them with its own error, as without hiredis)."""
+    pack, first = _PACK, command[0]
+    if pack is None or isinstance(first, str) and " " in first or isinstance(first, bytes) and b" " in first:
+        return None  # redis-py splits a command name holding spaces ("CLIENT ID") into words
+    try:
+        return [pack(tuple(command))]
+    except TypeError:
+        return None
