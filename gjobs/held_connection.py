@@ -7,7 +7,11 @@ batches that goes through the pool lets the next batch form before the current o
 written, and the round trips stop overlapping with the callers' own work. A
 :class:`HeldConnection` takes one connection from the pool when a run of calls starts, sends
 each call on it at once, and gives it back when the run ends (:meth:`release`), so a queue
-holds no connection between runs and one built per request leaks none.
+holds no connection between runs and one built per request leaks none. (A worker's
+:class:`~gjobs.lane.Lane` keeps its connection until the worker closes it, and never retries:
+its loops retry themselves. A producer's queue has neither a close it must call nor a loop.)
+Each run starts with a checkout through the pool, so the pool's checks of an idle connection
+still apply once per run.
 
 Failures are handled as redis-py handles them for a command sent through the client: the
 errors its ``retry`` policy covers (connection errors and timeouts) are retried on the same

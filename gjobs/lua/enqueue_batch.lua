@@ -21,13 +21,6 @@
 -- written. Ids and dues come as one argument each because every argument costs the producer
 -- more to send than the few bytes it holds. Publishing is a courtesy (see schedule.lua): a
 -- user whose ACL refuses the channel still has the jobs stored.
-local found = {redis.call('TYPE', KEYS[1])['ok'], redis.call('TYPE', KEYS[2])['ok'],
-               redis.call('TYPE', KEYS[3])['ok']}
-for i, kind in ipairs({'hash', 'list', 'zset'}) do
-  if found[i] ~= kind and found[i] ~= 'none' then
-    return redis.error_reply(string.format('WRONGTYPE %s holds a %s, not a %s', KEYS[i], found[i], kind))
-  end
-end
 local ids = {}
 for id in string.gmatch(ARGV[2], '[^ ]+') do ids[#ids + 1] = id end
 local dues = {}
@@ -71,8 +64,20 @@ for i, id in ipairs(ids) do
     fields[#fields + 1] = ARGV[3 + i]
   end
 end
+-- The hash is written first: if it is of the wrong type, nothing is written. The other two
+-- are checked before it, when this call writes to them, so that neither can fail after it.
+if #ready > 0 then
+  local kind = redis.call('TYPE', KEYS[2])['ok']
+  if kind ~= 'list' and kind ~= 'none' then
+    return redis.error_reply(string.format('WRONGTYPE %s holds a %s, not a list', KEYS[2], kind))
+  end
+end
 local first = nil
 if #scored > 0 then
+  local kind = redis.call('TYPE', KEYS[3])['ok']
+  if kind ~= 'zset' and kind ~= 'none' then
+    return redis.error_reply(string.format('WRONGTYPE %s holds a %s, not a zset', KEYS[3], kind))
+  end
   first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 end
 if #fields > 0 then
