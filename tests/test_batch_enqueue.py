@@ -156,20 +156,29 @@ def test_a_job_redis_refuses_fails_its_own_caller_only(queue, client):
     assert ready_ids(client, queue) == [first.value, before.value, after.value]
 
 
-def test_a_redis_error_fails_exactly_the_callers_of_its_call_and_writes_none_of_their_jobs(queue, client):
+@pytest.mark.parametrize("broken", ["jobs", "ready", "delayed"])
+def test_a_redis_error_fails_exactly_the_callers_of_its_call_and_writes_none_of_their_jobs(queue, client, broken):
     held = Held(queue, after=True)
     first = gevent.spawn(queue.enqueue, job(0))
     held.inside.wait()  # stored: Redis ran it
-    callers = held.queue_behind(*[(queue.enqueue, job(n)) for n in range(1, 6)])
-    client.set(queue.keys.ready, "not a list")  # every call from now on fails in Redis
+    # Callers whose jobs all go to the broken key (every key, for the job hash).
+    now = [(queue.enqueue, job(n)) for n in range(1, 4)] if broken != "delayed" else []
+    later = [(queue.enqueue_in, job(n), 60) for n in range(4, 6)] if broken != "ready" else []
+    callers = held.queue_behind(*now, *later)
+    key = getattr(queue.keys, broken)
+    saved = client.dump(key)
+    client.delete(key)
+    client.set(key, "not what it should be")  # every call from now on fails in Redis
     held.release()
     gevent.joinall([first, *callers])
     assert first.successful()
     assert all(isinstance(g.exception, redis.ResponseError) for g in callers)
     assert all("WRONGTYPE" in str(g.exception) for g in callers)
+    client.delete(key)
+    if saved is not None:
+        client.restore(key, 0, saved)
     assert set(payloads(client, queue)) == {first.value}  # not one payload of theirs
-    client.delete(queue.keys.ready)
-    assert ready_ids(client, queue) == [] and queue.enqueue(job(6)) in payloads(client, queue)
+    assert ready_ids(client, queue) == [first.value] and client.zcard(queue.keys.delayed) == 0
 
 
 def test_a_script_call_whose_ids_and_payloads_do_not_match_writes_nothing(queue, client):

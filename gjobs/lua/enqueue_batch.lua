@@ -64,20 +64,13 @@ for i, id in ipairs(ids) do
     fields[#fields + 1] = ARGV[3 + i]
   end
 end
--- The hash is written first: if it is of the wrong type, nothing is written. The other two
--- are checked before it, when this call writes to them, so that neither can fail after it.
+-- The hash is written first: of the wrong type, it fails the call with nothing written. The
+-- other keys this call writes are read before it, and a key of the wrong type fails there.
 if #ready > 0 then
-  local kind = redis.call('TYPE', KEYS[2])['ok']
-  if kind ~= 'list' and kind ~= 'none' then
-    return redis.error_reply(string.format('WRONGTYPE %s holds a %s, not a list', KEYS[2], kind))
-  end
+  redis.call('LLEN', KEYS[2])
 end
 local first = nil
 if #scored > 0 then
-  local kind = redis.call('TYPE', KEYS[3])['ok']
-  if kind ~= 'zset' and kind ~= 'none' then
-    return redis.error_reply(string.format('WRONGTYPE %s holds a %s, not a zset', KEYS[3], kind))
-  end
   first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 end
 if #fields > 0 then
