@@ -39,12 +39,15 @@ def test_a_script_redis_no_longer_knows_is_loaded_again(real_client, echo):
     held.release()
 
 
-def test_a_cut_connection_is_retried_as_the_client_retries_a_command(real_client, echo):
-    held = HeldConnection(real_client)
-    held.run(echo, ["k"], ["a"])
-    real_client.client_kill_filter(_type="normal", skipme=True)
-    assert held.run(echo, ["k"], ["b"]) == [b"k", b"b"]  # redis-py's default policy retries
+def test_a_cut_connection_is_retried_as_the_client_retries_a_command(redis_process):
+    client = redis.Redis(host="127.0.0.1", port=redis_process.port, retry=Retry(NoBackoff(), 3))
+    script = client.register_script(ECHO)
+    held = HeldConnection(client)
+    held.run(script, ["k"], ["a"])
+    client.client_kill_filter(_type="normal", skipme=True)
+    assert held.run(script, ["k"], ["b"]) == [b"k", b"b"]
     held.release()
+    client.close()
 
 
 def test_a_cut_connection_raises_when_the_client_does_not_retry_and_is_given_back(redis_process, echo):
