@@ -43,7 +43,8 @@ def _forked() -> None:
     _generation += 1
 
 
-os.register_at_fork(after_in_child=_forked)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere no process forks
+    os.register_at_fork(after_in_child=_forked)
 
 #: Where a waiting call is: queued, chosen to send the next batch, carried by another's batch,
 #: or settled (``error`` says how).
