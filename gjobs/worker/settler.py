@@ -113,7 +113,8 @@ class Settler:
         while self.waiting:
             if self._completed:
                 batch = self._completed[:SETTLE_BATCH]
-                kept = {job_id: self._results[job_id] for job_id in batch if job_id in self._results}
+                kept = {job_id: self._results[job_id] for job_id in batch if job_id in self._results} \
+                    if self._results else {}
                 if kept:
                     self.processing_list.keep_results(kept)
                 unique = bool(self._unique) and not self._unique.isdisjoint(batch)
