@@ -4,6 +4,7 @@ import gevent
 import pytest
 import redis
 
+import gjobs.lane as lane_module
 from gjobs.adapter import adapter_for
 from gjobs.lane import Lane
 
@@ -94,3 +95,24 @@ def test_an_in_process_server_is_called_through_its_pool(fake_client):
     lane = adapter_for(fake_client).lane(fake_client)
     assert lane.run(script, ["k"], ["a"]) == [b"k", b"a"]
     assert lane._connection is None
+
+
+ARGUMENTS = ["EVALSHA", "abc", 2, "{q}:jobs", b"{q}:raw", "caf\u00e9", 0, -7, 2**70, 1.5, 1e-300, float("inf"),
+             float("nan"), "", b"\x00\xff"]
+
+
+def test_a_lane_sends_the_bytes_redis_py_would_send(real_client):
+    connection = real_client.connection_pool.get_connection()
+    try:
+        packed = lane_module._packed(ARGUMENTS)
+        assert packed is not None  # hiredis packs these
+        assert b"".join(packed) == b"".join(connection.pack_command(*ARGUMENTS))
+    finally:
+        real_client.connection_pool.release(connection)
+
+
+def test_an_argument_redis_py_refuses_is_refused_through_a_lane_too(real_client, echo):
+    lane = Lane(real_client)
+    with pytest.raises(redis.DataError):
+        lane.run(echo, ["{q}:k"], [True])
+    assert lane.run(echo, ["{q}:k"], ["still usable"]) == [b"{q}:k", b"still usable"]
