@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from .clock import redis_now
 from .keys import Keys
 
 #: Seconds a minute's bucket is kept after its last write: two hours.
@@ -39,8 +40,7 @@ def history(client: Any, keys: Keys, minutes: int = 60, now: Optional[float] = N
     """The last ``minutes`` minutes by Redis's clock (at ``now`` if given), oldest first: each a
     dict with ``minute`` (its start, epoch seconds) and the counts of :data:`FIELDS`."""
     if now is None:
-        seconds, micros = client.time()
-        now = seconds + micros / 1e6
+        now = redis_now(client)
     last = minute_of(now)
     pipe = client.pipeline(transaction=False)
     span = range(last - minutes + 1, last + 1)

@@ -26,10 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from . import run_times
+from .clock import redis_now
 from .counts import totals
-from .ids import enqueued_at
 from .keys import QUEUES, Keys, text
-from .stats import queue_stats
+from .stats import oldest_ready_since, queue_stats
 from .worker_registry import WorkerRegistry
 
 _GAUGES = (
@@ -67,14 +67,13 @@ class GJobsCollector(Collector):
         counters = {name: CounterMetricFamily(f"gjobs_{name}", doc, labels=["queue"]) for name, doc in _COUNTERS}
         runs = HistogramMetricFamily("gjobs_job_run_seconds", "How long jobs ran, per task (failed runs included).",
                                      labels=["queue", "task"])
-        seconds, micros = self.client.time()
-        now = seconds + micros / 1e6
+        now = redis_now(self.client)
         for prefix in self.queues():
             keys = Keys(prefix)
             stats = queue_stats(self.client, keys, WorkerRegistry(self.client, keys))
             values = {"ready": stats["ready"], "delayed": stats["delayed"], "running": stats["in_progress"],
                       "dead_jobs": stats["dead"], "workers": len(stats["workers"]), "paused": int(stats["paused"]),
-                      "oldest_ready_age_seconds": self._oldest_age(keys, now)}
+                      "oldest_ready_age_seconds": _age(oldest_ready_since(self.client, keys), now)}
             for name, value in values.items():
                 gauges[name].add_metric([prefix], value)
             for name, value in totals(self.client, keys).items():
@@ -89,12 +88,9 @@ class GJobsCollector(Collector):
         yield from counters.values()
         yield runs
 
-    def _oldest_age(self, keys: Keys, now: float) -> float:
-        """Seconds since the next job to run was enqueued: 0 with none ready, NaN when its id
-        does not say (an id the caller gave, no longer remembered)."""
-        oldest = self.client.lindex(keys.ready, -1)
-        if oldest is None:
-            return 0.0
-        job_id = text(oldest)
-        enqueued = enqueued_at(job_id, self.client.zscore(keys.ids, job_id))
-        return max(0.0, now - enqueued) if enqueued is not None else math.nan
+
+def _age(since: Optional[float], now: float) -> float:
+    """Seconds the next job to run has waited: 0 with none ready, NaN when unknown."""
+    if since is None:
+        return 0.0
+    return math.nan if math.isnan(since) else max(0.0, now - since)

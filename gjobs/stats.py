@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import math
+from typing import Any, Dict, Optional
 
-from .keys import Keys
+from .ids import enqueued_at
+from .keys import Keys, text
 from .worker_registry import WorkerRegistry
 
 
@@ -42,3 +44,14 @@ def queue_stats(client: Any, keys: Keys, registry: WorkerRegistry) -> Dict[str, 
         "schedules": schedules,
         "workers": workers,
     }
+
+
+def oldest_ready_since(client: Any, keys: Keys) -> Optional[float]:
+    """When the next job to run was enqueued (epoch seconds): None when nothing is ready, NaN
+    when its id does not say (an id the caller gave, no longer remembered)."""
+    oldest = client.lindex(keys.ready, -1)
+    if oldest is None:
+        return None
+    job_id = text(oldest)
+    since = enqueued_at(job_id, client.zscore(keys.ids, job_id))
+    return math.nan if since is None else since

@@ -1,6 +1,7 @@
 """Counts in Redis (totals and per-minute buckets) and the Prometheus collector, its text format
 parsed back with prometheus_client's own parser."""
 
+import math
 import time
 
 import gevent
@@ -58,6 +59,11 @@ def test_the_oldest_ready_job_tells_how_long_it_has_waited(queue, client, prefix
     queue.enqueue({"n": 1})
     time.sleep(0.3)  # the age is the point: it must have grown
     assert 0.25 <= scrape(client, prefix)[("gjobs_oldest_ready_age_seconds", prefix)] < 5
+
+
+def test_a_next_job_whose_id_does_not_say_when_it_came_has_waited_an_unknown_time(queue, client, prefix):
+    client.lpush(queue.keys.ready, "order-42")  # a caller's id, no longer remembered in {prefix}:ids
+    assert math.isnan(scrape(client, prefix)[("gjobs_oldest_ready_age_seconds", prefix)])
 
 
 def test_an_empty_queue_has_waited_zero_seconds(client, prefix):

@@ -7,6 +7,7 @@ from typing import Any, Callable, TextIO
 
 from gjobs.cli import show
 from gjobs.cli.common import Failure
+from gjobs.clock import redis_now
 from gjobs.cron_table import ScheduleInfo, UnknownSchedule
 from gjobs.queue import Queue
 
@@ -44,8 +45,7 @@ def cmd_list(args: argparse.Namespace, client: Any, out: TextIO) -> int:
     if not found:
         out.write(f"no schedules in {args.prefix} (none is declared by a running worker)\n")
         return 0
-    seconds, micros = client.time()
-    now = seconds + micros / 1e6  # the clock the ticks are judged by
+    now = redis_now(client)  # the clock the ticks are judged by
     rows = [[info.name, _when(info), show.due_in(info.next_at, now) if info.next_at else "?",
              f"{show.age(now - info.last_at)} ago" if info.last_at else "never",
              info.last_state or "-", "yes" if info.paused else "no"] for info in found]

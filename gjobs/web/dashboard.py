@@ -23,6 +23,7 @@ import gjobs.web.actions as actions
 import gjobs.web.pages as pages
 import gjobs.web.security as security
 
+from ..clock import redis_now
 from ..connection import connect, redact
 from ..keys import Keys
 from ..queue import Queue
@@ -114,21 +115,21 @@ class Dashboard:
     # -- pages ------------------------------------------------------------------------------------
 
     def page_overview(self, request: Request) -> Response:
-        now = pages.redis_now(self.client)
+        now = redis_now(self.client)
         queues = self.queues()
         rows = [pages.summary(queue, now) for queue in queues]
         return self.render(request, "overview.html", {"rows": rows, "chart": pages.history(queues, now)})
 
     def page_workers(self, request: Request) -> Response:
-        now = pages.redis_now(self.client)
+        now = redis_now(self.client)
         return self.render(request, "workers.html", {"workers": pages.workers(self.queues(), now)})
 
     def page_schedules(self, request: Request) -> Response:
-        now = pages.redis_now(self.client)
+        now = redis_now(self.client)
         return self.render(request, "schedules.html", {"schedules": pages.schedules(self.queues(), now)})
 
     def page_queue(self, request: Request, queue: str) -> Response:
-        found, now = self.queue(queue), pages.redis_now(self.client)
+        found, now = self.queue(queue), redis_now(self.client)
         ready, delayed = (pages.listing(found, part, offset(request, part), now) for part in ("ready", "delayed"))
         return self.render(request, "queue.html", {
             "queue": pages.summary(found, now), "chart": pages.history([found], now), "ready": ready,
@@ -136,12 +137,12 @@ class Dashboard:
         })
 
     def page_dead(self, request: Request, queue: str) -> Response:
-        found, now = self.queue(queue), pages.redis_now(self.client)
+        found, now = self.queue(queue), redis_now(self.client)
         return self.render(request, "dead.html", {"name": found.prefix,
                                                   "dead": pages.dead(found, offset(request, "offset"), now)})
 
     def page_job(self, request: Request, queue: str, job_id: str) -> Response:
-        found, now = self.queue(queue), pages.redis_now(self.client)
+        found, now = self.queue(queue), redis_now(self.client)
         job = pages.job(found, job_id, now)
         return self.render(request, "job.html", {"name": found.prefix, "job": job},
                            status=404 if job["state"] == "unknown" else 200)

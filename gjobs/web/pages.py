@@ -14,10 +14,11 @@ from typing import Any, Dict, List, Optional
 import gjobs.web.chart as chart
 
 from .. import counts
-from ..cli.show import age, job_text, progress_line, when
+from ..cli.show import age, error_line, job_text, progress_line, when
 from ..ids import enqueued_at
 from ..keys import QUEUES, VALID_PREFIX, text
 from ..queue import Queue
+from ..stats import oldest_ready_since
 
 #: Jobs per page of a listing.
 PAGE = 20
@@ -31,11 +32,6 @@ def queue_names(client: Any, prefixes: Optional[List[str]]) -> List[str]:
     return sorted(name for name in map(text, client.smembers(QUEUES)) if VALID_PREFIX.match(name))
 
 
-def redis_now(client: Any) -> float:
-    seconds, micros = client.time()
-    return float(seconds + micros / 1e6)
-
-
 def summary(queue: Queue, now: float) -> Dict[str, Any]:
     """A queue's counts: what the overview's row and the queue page's header show."""
     stats = queue.stats()
@@ -44,18 +40,14 @@ def summary(queue: Queue, now: float) -> Dict[str, Any]:
         "name": queue.prefix, "ready": stats["ready"], "delayed": stats["delayed"], "running": stats["in_progress"],
         "dead": stats["dead"], "workers": len(stats["workers"]), "paused": stats["paused"],
         "succeeded": done["succeeded"], "failed": done["failed"], "oldest": oldest_ready(queue, now),
-        "cancelled": stats["cancelled"], "expired": stats["expired"], "worker_list": stats["workers"],
+        "cancelled": stats["cancelled"], "expired": stats["expired"],
     }
 
 
 def oldest_ready(queue: Queue, now: float) -> str:
     """How long the next job to run has waited, for people ("" when none is ready)."""
-    oldest = queue.client.lindex(queue.keys.ready, -1)
-    if oldest is None:
-        return ""
-    job_id = text(oldest)
-    since = enqueued_at(job_id, queue.client.zscore(queue.keys.ids, job_id))
-    return "?" if since is None or math.isnan(since) else age(now - since)
+    since = oldest_ready_since(queue.client, queue.keys)
+    return "" if since is None else "?" if math.isnan(since) else age(now - since)
 
 
 def history(queues: List[Queue], now: float) -> chart.Chart:
@@ -102,8 +94,7 @@ def dead(queue: Queue, offset: int, now: float) -> Dict[str, Any]:
     rows = []
     for entry in queue.dead(PAGE, offset):
         row = describe(entry.id, entry.job)
-        row.update(attempts=entry.attempts, died=describe_time(entry.failed_at, now),
-                   error=f"{entry.error.get('type', '?')}: {entry.error.get('message', '')}")
+        row.update(attempts=entry.attempts, died=describe_time(entry.failed_at, now), error=error_line(entry.error))
         rows.append(row)
     return pager(rows, offset, queue.dead_set.size())
 
@@ -150,7 +141,7 @@ def job(queue: Queue, job_id: str, now: float) -> Dict[str, Any]:
     return {
         "id": job_id, "state": info.state, "fields": fields,
         "payload": None if info.job is None else job_text(info.job),
-        "error": f"{error.get('type', '?')}: {error.get('message', '')}" if info.error else None,
+        "error": error_line(error) if info.error else None,
         "traceback": error.get("traceback") or None,
         "cancellable": info.state in ("delayed", "ready", "running", "retrying"),
     }
