@@ -61,8 +61,9 @@ class Server:
         how long :meth:`stop` lets in-flight jobs finish before putting them back.
     ``block_timeout`` (1 s)
         how long one blocking fetch waits; must be below the client's ``socket_timeout``.
-    ``fetch_batch`` (100)
-        jobs taken per fetch call at most.
+    ``fetch_batch`` (half the concurrency, at most 100)
+        jobs taken per fetch call at most; by default one half of the slots runs while the
+        other is fetched.
     ``dead_max`` (10,000) and ``dead_max_age`` (180 days, in seconds)
         how many dead jobs are kept, and how long; None for no bound.
     ``worker_id``

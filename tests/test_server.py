@@ -319,3 +319,48 @@ def test_the_largest_fetch_batch_takes_a_thousand_jobs_in_one_call(real_client, 
     server.queue.enqueue_many([{"n": n} for n in range(1000)])
     jobs, missing, _, _ = server.processing_list.fetch(1000)
     assert len(jobs) == 1000 and missing == []
+
+
+def _fetch_sizes(server):
+    """The ``count`` of every fetch call ``server`` makes from now on."""
+    sizes = []
+    fetch = server.processing_list.fetch
+
+    def spy(count, claimed=""):
+        sizes.append(count)
+        return fetch(count, claimed)
+
+    server.processing_list.fetch = spy
+    return sizes
+
+
+@pytest.mark.parametrize("concurrency, largest", [(10, 5), (3, 2), (1, 1)])
+def test_by_default_a_fetch_takes_half_the_slots_so_one_half_runs_while_the_other_is_fetched(
+    servers, real_client, prefix, concurrency, largest
+):
+    gate, started = gevent.event.Event(), []
+    server = servers(lambda job: (started.append(job), gate.wait()), real_client, prefix, concurrency=concurrency)
+    sizes = _fetch_sizes(server)
+    server.queue.enqueue_many([{"n": n} for n in range(3 * concurrency)])
+    server.start()
+    wait_for(lambda: len(started) == concurrency, message="every slot busy")  # both halves run at once
+    gate.set()
+    wait_for(lambda: len(started) == 3 * concurrency, message="every job started")
+    assert max(sizes) == largest
+
+
+def test_a_fetch_batch_given_is_taken_as_it_is(servers, real_client, prefix):
+    started = []
+    server = servers(started.append, real_client, prefix, concurrency=10, fetch_batch=10)
+    sizes = _fetch_sizes(server)
+    server.queue.enqueue_many([{"n": n} for n in range(30)])
+    server.start()
+    wait_for(lambda: len(started) == 30, message="every job started")
+    assert max(sizes) == 10
+
+
+def test_the_default_fetch_batch_is_half_the_slots_up_to_a_hundred():
+    from gjobs.worker.options import Options
+
+    assert [Options().batch_for(slots) for slots in (1, 2, 3, 25, 100, 201, 1000)] == [1, 1, 2, 13, 50, 100, 100]
+    assert Options(fetch_batch=7).batch_for(1000) == 7

@@ -58,7 +58,7 @@ class Consumer:
         )
         self.runner.log_jobs = options.log_jobs
         self.fetcher = Fetcher(
-            self.processing_list, self.runner, slots, rank, options.fetch_batch, options.block_timeout,
+            self.processing_list, self.runner, slots, rank, options.batch_for(slots.total), options.block_timeout,
             options.heartbeat_interval, self.known, worker_id,
         )
         self._info = info
