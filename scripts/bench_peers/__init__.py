@@ -9,6 +9,7 @@ Every module has the same face:
 ``enqueue(url, n) -> dict``
     put ``n`` benchmark jobs on the queue, in the orchestrator process, and return the rates
     measured while doing so (``enqueue`` one job per call; ``enqueue_many`` when it has one);
+    gjobs' also takes keys every job carries (``result_ttl``: see ``GJOBS_ONLY`` in the bench);
 ``work(cfg, probe)``
     run a worker in this process with ``cfg["concurrency"]`` jobs at once, every job calling
     ``probe.job(...)``, until the process is killed.
@@ -25,4 +26,6 @@ SYSTEMS = {
     "celery": "sys_celery",
     "rq": "sys_rq",
     "bare": "sys_bare",
+    # the same, with one fetch round trip (LMOVE) before each run of the body: sleeping workloads
+    "bare-fetch": "sys_bare_fetch",
 }

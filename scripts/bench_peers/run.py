@@ -34,7 +34,8 @@ logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 if CONFIG.get("gjobs_root"):
     benchlib.check_gjobs_import(CONFIG)
 if ENQUEUE_ONLY:
-    benchlib.send(int(CONFIG["report_fd"]), event="result", **MODULE.enqueue(CONFIG["url"], int(CONFIG["n"])))
+    enqueued = MODULE.enqueue(CONFIG["url"], int(CONFIG["n"]), **CONFIG.get("keys", {}))
+    benchlib.send(int(CONFIG["report_fd"]), event="result", **enqueued)
     sys.exit(0)
 benchlib.raise_fd_limit()
 benchlib.PROBE = probe = benchlib.Probe(CONFIG)

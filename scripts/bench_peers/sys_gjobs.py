@@ -14,11 +14,12 @@ def version() -> str:
     return gjobs.__version__
 
 
-def enqueue(url: str, n: int) -> dict:
+def enqueue(url: str, n: int, **keys) -> dict:
+    """``keys``: gjobs' own keys every job carries (``result_ttl``)."""
     import gjobs
 
     queue = gjobs.Queue.from_url(url, prefix=PREFIX)
-    jobs = [{"i": i} for i in range(n)]
+    jobs = [{"i": i, **keys} for i in range(n)]
     started = time.perf_counter()
     queue.enqueue_many(jobs)
     rate = n / (time.perf_counter() - started)

@@ -1,0 +1,51 @@
+"""No queue, but one fetch round trip per job: ``concurrency`` greenlets that each move one id
+from a Redis list to another (one ``LMOVE``) before every run of the job body.
+
+A job system that takes a job only for a free slot makes a freed slot wait at least one round
+trip to Redis, under the load of the jobs running, before its next job starts. This loop pays
+that wait and nothing else, one fetch per job: a queue with no cost of its own. It is a
+reference for the sleeping workloads at concurrency 100, not a bound: a queue that fetches in
+batches makes fewer calls than this loop does, and can beat it.
+"""
+
+LABEL = "gevent + one fetch per job"
+GEVENT = True
+READY, TAKEN = "bench:fetch:ready", "bench:fetch:taken"
+
+
+def version() -> str:
+    import gevent
+
+    return gevent.__version__
+
+
+def enqueue(url: str, n: int) -> dict:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for start in range(0, n, 10_000):
+        client.rpush(READY, *range(start, min(n, start + 10_000)))
+    return {}
+
+
+def work(cfg: dict, probe) -> None:
+    import gevent
+    import redis
+
+    concurrency = cfg["concurrency"]
+    # One connection per greenlet, as the job body's own client has (redis-py 8 caps a pool at 100).
+    client = redis.Redis.from_url(cfg["url"], max_connections=concurrency)
+    share, extra = divmod(probe.total, concurrency)
+
+    def loop(count: int) -> None:
+        for _ in range(count):
+            client.lmove(READY, TAKEN, "RIGHT", "LEFT")
+            probe.job()
+
+    probe.ready()
+    for i in range(concurrency):
+        gevent.spawn(loop, share + (1 if i < extra else 0))
+    probe.finished.wait()
+    # Until killed. A timer, not a second Event.wait: with every loop ended and nothing else
+    # scheduled, gevent would end that wait with LoopExit, a traceback in the log.
+    gevent.sleep(3600)
