@@ -121,10 +121,10 @@ class ProcessingList:
     def keep_results(self, kept: Dict[str, Tuple[bytes, float]]) -> None:
         """Store the results of jobs about to be reported complete: ``{id: (stored, seconds)}``,
         in one round trip (each under its own key, with its expiry)."""
-        pipe = self.client.pipeline(transaction=False)
-        for job_id, (stored, ttl) in kept.items():
-            pipe.set(self.keys.result(job_id), stored, px=max(1, int(ttl * 1000)))
-        pipe.execute()
+        result = self.keys.result
+        self._settle_lane.pipeline(
+            [("SET", result(job_id), stored, "PX", max(1, int(ttl * 1000))) for job_id, (stored, ttl) in kept.items()]
+        )
 
     def finish(self, job_id: str, state: str, ran_for: float = 0.0) -> int:
         """Settle a job that was cancelled while it ran (``ran_for`` seconds), or expired before it

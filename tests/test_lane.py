@@ -116,3 +116,39 @@ def test_an_argument_redis_py_refuses_is_refused_through_a_lane_too(real_client,
     with pytest.raises(redis.DataError):
         lane.run(echo, ["{q}:k"], [True])
     assert lane.run(echo, ["{q}:k"], ["still usable"]) == [b"{q}:k", b"still usable"]
+
+
+def test_a_pipeline_sends_its_commands_at_once_on_the_lane_and_returns_every_reply(real_client, prefix):
+    lane = Lane(real_client)
+    key = f"{prefix}:a"
+    assert lane.pipeline([("SET", key, "1", "PX", 60_000), ("INCR", key), ("GET", key)]) == [b"OK", 2, b"2"]
+    assert 0 < real_client.pttl(key) <= 60_000
+    assert in_use(real_client) == 1
+    lane.close()
+
+
+def test_a_refused_command_in_a_pipeline_raises_after_the_others_ran_and_the_lane_stays_usable(real_client, prefix):
+    lane = Lane(real_client)
+    real_client.set(f"{prefix}:text", "x")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        lane.pipeline([("INCR", f"{prefix}:text"), ("SET", f"{prefix}:after", "ran")])
+    assert real_client.get(f"{prefix}:after") == b"ran"
+    assert lane.execute("PING") == b"PONG"
+    assert in_use(real_client) == 1
+    lane.close()
+
+
+def test_a_pipeline_on_an_in_process_server_goes_through_redis_py(fake_client):
+    lane = adapter_for(fake_client).lane(fake_client)
+    assert lane.pipeline([("SET", "{q}:k", "v"), ("GET", "{q}:k")]) == [True, b"v"]
+    assert lane._connection is None
+
+
+def test_a_cut_connection_fails_a_pipeline_and_the_next_one_connects_again(real_client, prefix):
+    lane = Lane(real_client)
+    lane.pipeline([("PING",)])
+    real_client.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(redis.ConnectionError):
+        lane.pipeline([("SET", f"{prefix}:k", "v")])
+    assert lane.pipeline([("SET", f"{prefix}:k", "w"), ("GET", f"{prefix}:k")]) == [b"OK", b"w"]
+    lane.close()
