@@ -1,5 +1,6 @@
 """Delegates for worker processes started by the tests (``gjobs-worker tests.delegates:record``)."""
 
+import gc
 import os
 
 import gevent
@@ -22,3 +23,8 @@ def record(job):
     client.rpush(f"{job['key']}:started", job["n"])
     gevent.sleep(job.get("sleep", 0.1))
     client.sadd(f"{job['key']}:done", job["n"])
+
+
+def note_frozen(job):
+    """Note under ``job["key"]`` how many objects the garbage collector has set aside for good."""
+    _redis().set(job["key"], gc.get_freeze_count())

@@ -8,6 +8,7 @@ nothing.
 """
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -282,6 +283,17 @@ def _import_from_here() -> None:
         sys.path.insert(0, here)
 
 
+def set_aside_startup_objects() -> None:
+    """Move what the process holds before its first job (modules, the app, the worker) out of
+    the garbage collector's sight (``gc.freeze``), as the Python documentation suggests for
+    servers: a full collection walks every tracked object, and then walks only what the jobs
+    made. Jobs that each make one redis-py call cost the worker 4 us less CPU a job
+    (scripts/bench incr: 87.0 against 90.9 us). Those objects stay until the process ends, as
+    they would anyway; garbage made before is collected first."""
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``gjobs-worker``; returns the exit status (see the parser's epilog): 0 stopped with
     every job handed back, 1 Redis refused or could not be reached (jobs left for the heartbeat's
@@ -314,6 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
         logger.info("gjobs %s: %s on %s", gjobs.__version__, _describe(worker), redact(url))
+        set_aside_startup_objects()
         handed_back = run(worker, args.status_interval, args.burst, url=url,
                           retry_connect=not (args.exit_on_connect_failure or args.burst))
         # 1: jobs were left in Redis for the heartbeat's expiry to return (see run()).
