@@ -15,7 +15,9 @@ def enqueue(url: str, n: int) -> dict:
     return {}
 
 
-def work(cfg: dict, probe) -> None:
+def work(cfg: dict, probe, before=None) -> None:
+    """Run the body in ``cfg["concurrency"]`` greenlets until ``probe.total`` runs; ``before``,
+    if given, is called before each run of the body (a fetch: see sys_bare_fetch)."""
     import gevent
 
     concurrency = cfg["concurrency"]
@@ -23,6 +25,8 @@ def work(cfg: dict, probe) -> None:
 
     def loop(count: int) -> None:
         for _ in range(count):
+            if before is not None:
+                before()
             probe.job()
 
     probe.ready()

@@ -29,23 +29,10 @@ def enqueue(url: str, n: int) -> dict:
 
 
 def work(cfg: dict, probe) -> None:
-    import gevent
     import redis
 
-    concurrency = cfg["concurrency"]
+    from . import sys_bare
+
     # One connection per greenlet, as the job body's own client has (redis-py 8 caps a pool at 100).
-    client = redis.Redis.from_url(cfg["url"], max_connections=concurrency)
-    share, extra = divmod(probe.total, concurrency)
-
-    def loop(count: int) -> None:
-        for _ in range(count):
-            client.lmove(READY, TAKEN, "RIGHT", "LEFT")
-            probe.job()
-
-    probe.ready()
-    for i in range(concurrency):
-        gevent.spawn(loop, share + (1 if i < extra else 0))
-    probe.finished.wait()
-    # Until killed. A timer, not a second Event.wait: with every loop ended and nothing else
-    # scheduled, gevent would end that wait with LoopExit, a traceback in the log.
-    gevent.sleep(3600)
+    client = redis.Redis.from_url(cfg["url"], max_connections=cfg["concurrency"])
+    sys_bare.work(cfg, probe, before=lambda: client.lmove(READY, TAKEN, "RIGHT", "LEFT"))
