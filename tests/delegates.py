@@ -25,6 +25,7 @@ def record(job):
     client.sadd(f"{job['key']}:done", job["n"])
 
 
-def note_frozen(job):
-    """Note under ``job["key"]`` how many objects the garbage collector has set aside for good."""
-    _redis().set(job["key"], gc.get_freeze_count())
+def note_collector(job):
+    """Note under ``job["key"]`` how many objects the garbage collector has set aside for good,
+    and its young generation's threshold."""
+    _redis().hset(job["key"], mapping={"frozen": gc.get_freeze_count(), "young": gc.get_threshold()[0]})

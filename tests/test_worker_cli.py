@@ -131,12 +131,14 @@ def test_burst_runs_what_is_ready_on_every_queue_then_exits(redis_process, real_
     assert pending(real_client, names) == 0
 
 
-def test_the_worker_sets_its_startup_objects_aside_from_the_garbage_collector(redis_process, real_client, prefix):
-    Queue(real_client, prefix).enqueue({"key": f"{prefix}:frozen"})
-    result = run(["tests.delegates:note_frozen", "--redis-url", redis_process.url, "--prefix", prefix, "--burst"],
+def test_the_worker_fits_the_garbage_collector_to_jobs_before_the_first_one(redis_process, real_client, prefix):
+    Queue(real_client, prefix).enqueue({"key": f"{prefix}:collector"})
+    result = run(["tests.delegates:note_collector", "--redis-url", redis_process.url, "--prefix", prefix, "--burst"],
                  url=redis_process.url)
     assert result.returncode == 0, result.stderr
-    assert int(real_client.get(f"{prefix}:frozen")) > 10_000  # the modules, the app, the worker
+    seen = real_client.hgetall(f"{prefix}:collector")
+    assert int(seen[b"frozen"]) > 10_000  # the modules, the app, the worker: set aside
+    assert int(seen[b"young"]) == worker_cli.YOUNG_THRESHOLD
 
 
 @pytest.mark.parametrize(

@@ -48,17 +48,22 @@ def work(cfg: dict, probe) -> None:
         print(f"sys_gjobs: {message}", file=sys.stderr, flush=True)
         benchlib.send(int(cfg["report_fd"]), event="warning", message=message)
     probe.baseline()
-    # As gjobs-worker does before its first job (gjobs.cli.worker.set_aside_startup_objects,
-    # written out here so that an older gjobs under --baseline gets the same).
-    import gc
-
-    gc.collect()
-    gc.freeze()
+    _as_gjobs_worker_does()
     server.start()
     probe.ready()
     probe.finished.wait()
     probe.finished.clear()
     probe.finished.wait()  # until killed
+
+
+def _as_gjobs_worker_does() -> None:
+    """What this gjobs' ``gjobs-worker`` does to its process before the first job (the garbage
+    collector's set-up), so that each version under ``--baseline`` runs as its command would."""
+    from gjobs.cli import worker as cli
+
+    step = getattr(cli, "tune_garbage_collection", None)  # older versions did nothing
+    if step is not None:
+        step()
 
 
 def _settled(server):
