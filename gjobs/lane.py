@@ -98,23 +98,12 @@ class Lane:
         if not self._free.acquire(False):  # taken since the caller looked: use the pool
             return self.client.execute_command(*command)
         try:
-            connection = self._connection
-            if connection is None or self._pid != os.getpid():
-                connection = self._take()
-            try:
-                packed = _packed(command) if self._packs else None
-                if packed is None:
-                    connection.send_command(*command)
-                else:
-                    connection.send_packed_command(packed)
-                return connection.read_response()
-            except ResponseError:
-                raise  # the whole reply was read: the connection is fine
-            except BaseException:
-                self._drop(connection)
-                raise
+            [reply] = self._exchange([command])
         finally:
             self._free.release()
+        if isinstance(reply, ResponseError):
+            raise reply  # the whole reply was read: the connection is fine
+        return reply
 
     def _exchange(self, commands: Sequence[Sequence[Any]]) -> List[Any]:
         """Send ``commands`` at once and read every reply (an error reply is returned, not
@@ -123,11 +112,8 @@ class Lane:
         if connection is None or self._pid != os.getpid():
             connection = self._take()
         try:
-            parts = [_packed(command) for command in commands] if self._packs else [None]
-            if all(part is not None for part in parts):
-                connection.send_packed_command([b"".join(part[0] for part in parts if part)])
-            else:
-                connection.send_packed_command(connection.pack_commands(commands))
+            packed = _packed_all(commands) if self._packs else None
+            connection.send_packed_command(packed if packed is not None else connection.pack_commands(commands))
             replies: List[Any] = []
             for _ in commands:
                 try:
@@ -173,3 +159,15 @@ def _packed(command: Sequence[Any]) -> Optional[List[bytes]]:
         return [pack(tuple(command))]
     except TypeError:
         return None
+
+
+def _packed_all(commands: Sequence[Sequence[Any]]) -> Optional[List[bytes]]:
+    """``commands`` packed by hiredis, in one buffer; None if one of them is not (see
+    :func:`_packed`)."""
+    parts: List[bytes] = []
+    for command in commands:
+        part = _packed(command)
+        if part is None:
+            return None
+        parts += part
+    return parts if len(parts) == 1 else [b"".join(parts)]

@@ -12,11 +12,7 @@ LABEL = "gevent + one fetch per job"
 GEVENT = True
 READY, TAKEN = "bench:fetch:ready", "bench:fetch:taken"
 
-
-def version() -> str:
-    import gevent
-
-    return gevent.__version__
+from .sys_bare import version  # noqa: E402,F401  (gevent's, as for the loop without a fetch)
 
 
 def enqueue(url: str, n: int) -> dict:
