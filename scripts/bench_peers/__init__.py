@@ -28,4 +28,7 @@ SYSTEMS = {
     "bare": "sys_bare",
     # the same, with one fetch round trip (LMOVE) before each run of the body: sleeping workloads
     "bare-fetch": "sys_bare_fetch",
+    # the same, with one pass of gevent's loop (sleep(0)) before each run of the body: the bound
+    # for a queue that fetches only for a free slot, on the sleeping workloads
+    "bare-yield": "sys_bare_yield",
 }

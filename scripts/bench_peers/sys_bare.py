@@ -17,7 +17,8 @@ def enqueue(url: str, n: int) -> dict:
 
 def work(cfg: dict, probe, before=None) -> None:
     """Run the body in ``cfg["concurrency"]`` greenlets until ``probe.total`` runs; ``before``,
-    if given, is called before each run of the body (a fetch: see sys_bare_fetch)."""
+    if given, is called before each run of the body (a fetch: see sys_bare_fetch; a pass
+    of gevent's loop: sys_bare_yield)."""
     import gevent
 
     # The process set up as gjobs-worker sets up its own (the garbage collector's settings are
