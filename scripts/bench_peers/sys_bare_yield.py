@@ -6,7 +6,9 @@ comes in a reply from Redis, and a reply is read only after the greenlet waiting
 gone back to gevent's loop, which first runs whatever else is ready: at least the wait this
 loop pays, with no Redis call and almost no CPU. So a job system's share of gevent alone stays
 below this loop's share: an upper bound for such a queue, where the one-fetch loop
-(``sys_bare_fetch``) is only a reference.
+(``sys_bare_fetch``) is only a reference. (Reading the reply without going back to the loop, a
+blocking read, holds the whole process for the round trip instead, and measured lower still:
+README, "Where a sleeping job that also talks to Redis loses".)
 """
 
 LABEL = "gevent + one loop pass per job"
