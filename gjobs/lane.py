@@ -80,14 +80,8 @@ class Lane:
         through its pipeline: callers use replies that read the same both ways, or none."""
         if not commands:
             return []
-        if self._direct and self._free.acquire(False):
-            try:
-                replies = self._exchange(commands)
-            finally:
-                self._free.release()
-            error = next((reply for reply in replies if isinstance(reply, ResponseError)), None)
-            if error is not None:
-                raise error
+        replies = self._on_lane(commands) if self._direct else None
+        if replies is not None:
             return replies
         pipe = self.client.pipeline(transaction=False)
         for command in commands:
@@ -95,15 +89,24 @@ class Lane:
         return list(pipe.execute())
 
     def _send(self, *command: Any) -> Any:
-        if not self._free.acquire(False):  # taken since the caller looked: use the pool
+        replies = self._on_lane([command])
+        if replies is None:  # taken since the caller looked: use the pool
             return self.client.execute_command(*command)
+        return replies[0]
+
+    def _on_lane(self, commands: Sequence[Sequence[Any]]) -> Optional[List[Any]]:
+        """The replies to ``commands`` sent on this lane's connection, or None when another call
+        holds it. An error reply is raised once every reply is read: the connection is fine."""
+        if not self._free.acquire(False):
+            return None
         try:
-            [reply] = self._exchange([command])
+            replies = self._exchange(commands)
         finally:
             self._free.release()
-        if isinstance(reply, ResponseError):
-            raise reply  # the whole reply was read: the connection is fine
-        return reply
+        error = next((reply for reply in replies if isinstance(reply, ResponseError)), None)
+        if error is not None:
+            raise error
+        return replies
 
     def _exchange(self, commands: Sequence[Sequence[Any]]) -> List[Any]:
         """Send ``commands`` at once and read every reply (an error reply is returned, not

@@ -21,13 +21,14 @@ from .coder import parse_time
 RESERVED = ("scheduled_at", "timeout", "max_attempts", "result_ttl", "expires", "unique_key", "unique_for", "headers")
 #: Characters of a unique key at most.
 MAX_UNIQUE_KEY = 200
-_KEYS = frozenset(RESERVED)
+#: :data:`RESERVED` as a set: whether a job holds any of them is one ``isdisjoint`` test.
+KEYS = frozenset(RESERVED)
 
 
 def check(job: Dict[str, Any]) -> None:
     """Raise ``TypeError`` (a value of the wrong type) or ``ValueError`` (out of range) naming the
     first reserved key of ``job`` that holds a value gjobs cannot use. ``None`` means unset."""
-    if _KEYS.isdisjoint(job):  # most jobs hold none: one set test rather than eight lookups
+    if KEYS.isdisjoint(job):  # most jobs hold none: one set test rather than eight lookups
         return
     for key, integer, wanted in (("timeout", False, "a positive number of seconds"),
                                  ("max_attempts", True, "a positive integer"),

@@ -40,7 +40,7 @@ from .settler import Settler
 
 logger = logging.getLogger("gjobs")
 
-_RESERVED = frozenset(reserved.RESERVED)
+_RESERVED = reserved.KEYS
 #: How the worker's own stop ends a job; never an outcome of the job.
 _SHUTDOWN = gevent.GreenletExit
 
