@@ -219,8 +219,17 @@ def cells(row):
     return {cell.get_attribute("data-field"): cell.text for cell in found}
 
 
+def attributes(driver, selector, name):
+    """The attribute ``name`` of every element ``selector`` matches, read in one script: the page
+    refreshes its content every second here, and a read element by element can straddle a
+    refresh (the elements read after it are gone)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute(arguments[1]))",
+        selector, name)
+
+
 def row_ids(driver, table, key="data-job"):
-    return {row.get_attribute(key) for row in every(driver, f"table#{table} tr[{key}]")}
+    return set(attributes(driver, f"table#{table} tr[{key}]", key))
 
 
 def log_in(driver, web):
@@ -273,9 +282,17 @@ def test_the_overview_shows_the_counts_redis_holds_for_each_queue(driver, web, s
 def test_the_overview_chart_adds_up_to_the_hours_totals(driver, web, seeded):
     driver.get(web.url + "/")
 
-    bars = {kind: [int(rect.get_attribute("data-count")) for rect in every(driver, f"svg#throughput rect.{kind}")]
-            for kind in ("succeeded", "failed")}
-    totals = {kind: int(one(driver, f"span#{kind}-hour").text) for kind in bars}
+    # The bars and the totals in one script, so that both come from the same refresh of the page.
+    bars, totals = driver.execute_script("""
+        const kinds = ["succeeded", "failed"];
+        const bars = {}, totals = {};
+        for (const kind of kinds) {
+            bars[kind] = Array.from(document.querySelectorAll(`svg#throughput rect.${kind}`),
+                                    rect => Number(rect.getAttribute("data-count")));
+            totals[kind] = Number(document.querySelector(`span#${kind}-hour`).textContent);
+        }
+        return [bars, totals];
+    """)
     assert {kind: sum(counts) for kind, counts in bars.items()} == totals
     assert totals["succeeded"] >= QUICK_JOBS and totals["failed"] >= len(seeded.dead)
 
